@@ -1,0 +1,45 @@
+-- The Appointment Registry's whole schema. Applied at every start (idempotent); the schema's
+-- version is PRAGMA user_version (see store/schema.rs). Times are UTC text of fixed width,
+-- 'YYYY-MM-DDTHH:MM:SS.mmmZ', so they sort as text and read well in sqlite3.
+
+-- One row per registered appointment: its current state, with the columns the registry
+-- searches on and an admin reads. The resource itself lives in appointment_version.
+CREATE TABLE IF NOT EXISTS appointment (
+    id              TEXT PRIMARY KEY,      -- logical id assigned by the registry (UUID)
+    version         INTEGER NOT NULL,      -- current version id (meta.versionId), 1 on registration
+    status          TEXT NOT NULL,         -- Appointment.status of the current version (booked, cancelled, …)
+    nhs_number      TEXT NOT NULL,         -- the patient's NHS number (Modulus 11 checked)
+    start_at        TEXT NOT NULL,         -- Appointment.start in UTC
+    created_at      TEXT NOT NULL,         -- Appointment.created in UTC (used for filtering and expiry)
+    last_updated    TEXT NOT NULL,         -- meta.lastUpdated of the current version
+    registered_at   TEXT NOT NULL,         -- when the registry accepted the registration
+    registered_by_org  TEXT,               -- caller's ODS code (JWT requesting_organization, else sub)
+    registered_by_asid TEXT,               -- caller's ASID (JWT requesting_system)
+    registered_by_cert TEXT                -- subject of the caller's TLS client certificate
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS appointment_created_at ON appointment (created_at);
+CREATE INDEX IF NOT EXISTS appointment_start_at ON appointment (start_at);
+-- A patient's appointments in start order: the registry's main search.
+CREATE INDEX IF NOT EXISTS appointment_patient ON appointment (nhs_number, start_at);
+
+-- Every version of every appointment, as canonical FHIR JSON (what GET .../_history/{vid} returns).
+CREATE TABLE IF NOT EXISTS appointment_version (
+    id              TEXT NOT NULL REFERENCES appointment (id) ON DELETE CASCADE,
+    version         INTEGER NOT NULL,      -- meta.versionId
+    last_updated    TEXT NOT NULL,         -- meta.lastUpdated
+    status          TEXT NOT NULL,         -- Appointment.status in this version
+    changed_by_org  TEXT,                  -- ODS code of the caller that wrote this version
+    resource        TEXT NOT NULL,         -- the Appointment, canonical FHIR JSON
+    PRIMARY KEY (id, version)
+) WITHOUT ROWID;
+
+-- Business identifiers (Appointment.identifier): a system|value registers once only.
+CREATE TABLE IF NOT EXISTS appointment_identifier (
+    system          TEXT NOT NULL,         -- Identifier.system ('' when absent)
+    value           TEXT NOT NULL,         -- Identifier.value
+    id              TEXT NOT NULL REFERENCES appointment (id) ON DELETE CASCADE,
+    PRIMARY KEY (system, value)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS appointment_identifier_value ON appointment_identifier (value);
+CREATE INDEX IF NOT EXISTS appointment_identifier_id ON appointment_identifier (id);

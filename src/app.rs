@@ -1,0 +1,171 @@
+//! Building and running the server: dev PKI, keys, store, TLS listener. Tests use
+//! `Application::build` with port 0 and read the bound port back (the zero2prod pattern).
+
+use std::net::TcpListener;
+use std::path::Path;
+
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpServer};
+
+use crate::auth::{AuthSettings, Verifier};
+use crate::config::Settings;
+use crate::http::caller::PeerCertificate;
+use crate::http::{self, AppState};
+use crate::store::Store;
+use crate::{pki, tls};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+pub struct Application {
+    port: u16,
+    base_url: String,
+    server: Server,
+}
+
+impl Application {
+    pub fn build(settings: &Settings) -> Result<Application, StartError> {
+        tls::install_crypto_provider();
+        if settings.tls.enabled && settings.tls.generate_dev_pki {
+            let dir = settings.dev_pki_dir();
+            let (_, created) = pki::ensure(&dir).map_err(|e| {
+                StartError(format!(
+                    "tls.generate_dev_pki: cannot create {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            if created {
+                log::info!("created a development PKI in {}", dir.display());
+            }
+        }
+        let verifier = Verifier::new(&auth_settings(settings)?)
+            .map_err(|e| StartError(format!("auth: {e}")))?;
+        let store = Store::open(
+            &settings.database.path,
+            settings.database.max_batch,
+            settings.database.readers,
+        )
+        .map_err(|e| {
+            StartError(format!(
+                "database.path {}: {e}",
+                settings.database.path.display()
+            ))
+        })?;
+
+        let listener = TcpListener::bind(&settings.server.listen)
+            .map_err(|e| StartError(format!("server.listen {}: {e}", settings.server.listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartError(e.to_string()))?;
+        let scheme = if settings.tls.enabled {
+            "https"
+        } else {
+            "http"
+        };
+        let base_url = match settings.server.base_url.trim_end_matches('/') {
+            "" => format!("{scheme}://localhost:{}", addr.port()),
+            configured => configured.to_string(),
+        };
+
+        let state = web::Data::new(AppState {
+            store,
+            verifier,
+            base_url: base_url.clone(),
+            max_body_bytes: settings.limits.max_body_bytes,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms"))
+                .configure(http::routes)
+        })
+        .on_connect(|conn, data| {
+            use actix_tls::accept::rustls_0_23::TlsStream;
+            if let Some(stream) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>() {
+                // rustls verified the chain during the handshake; we keep who it was.
+                let subject = stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|chain| chain.first())
+                    .and_then(|leaf| tls::certificate_subject(leaf));
+                data.insert(PeerCertificate { subject });
+            }
+        });
+        let server = if settings.tls.enabled {
+            let config = tls::server_config(
+                &settings.tls.cert,
+                &settings.tls.key,
+                &settings.tls.client_ca,
+            )
+            .map_err(|e| StartError(format!("tls: {e}")))?;
+            server.listen_rustls_0_23(listener, config)
+        } else {
+            log::warn!(
+                "TLS IS DISABLED (tls.enabled = false): the registry is serving plain HTTP with no \
+                 client-certificate check. Never do this outside a test bench."
+            );
+            server.listen(listener)
+        }
+        .map_err(|e| StartError(format!("server.listen: {e}")))?
+        .run();
+        Ok(Application {
+            port: addr.port(),
+            base_url,
+            server,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Serves until SIGINT/SIGTERM (actix drains in-flight requests), then the store's writer
+    /// finishes its queue as the state is dropped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn read_file(key: &str, path: &Path) -> Result<Vec<u8>, StartError> {
+    std::fs::read(path).map_err(|e| StartError(format!("{key} {}: {e}", path.display())))
+}
+
+fn auth_settings(settings: &Settings) -> Result<AuthSettings, StartError> {
+    let a = &settings.auth;
+    let hs256_secret = if a.hs256_secret_file.as_os_str().is_empty() {
+        None
+    } else if a.hs256_secret_file.is_file() {
+        Some(read_file("auth.hs256_secret_file", &a.hs256_secret_file)?)
+    } else {
+        return Err(StartError(format!(
+            "auth.hs256_secret_file {} does not exist (set it to \"\" to accept no HS256 tokens)",
+            a.hs256_secret_file.display()
+        )));
+    };
+    let public_key_pems = a
+        .public_keys
+        .iter()
+        .enumerate()
+        .map(|(i, p)| read_file(&format!("auth.public_keys[{i}]"), p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let jwks_json = if a.jwks_file.as_os_str().is_empty() {
+        None
+    } else {
+        Some(read_file("auth.jwks_file", &a.jwks_file)?)
+    };
+    Ok(AuthSettings {
+        audience: a.audience.clone(),
+        issuer: (!a.issuer.is_empty()).then(|| a.issuer.clone()),
+        hs256_secret,
+        public_key_pems,
+        jwks_json,
+        allow_unsigned: a.allow_unsigned,
+        leeway_seconds: a.leeway_seconds,
+    })
+}

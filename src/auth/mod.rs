@@ -1,0 +1,182 @@
+//! Bearer-token (JWT) authentication for the registry (RULES §5).
+//!
+//! `Verifier::new` parses every configured key once at start-up; `Verifier::verify` then checks
+//! the `Authorization` header of a request and returns the `Caller` or an `AuthError` whose
+//! message is safe to show to the client (it never contains the token).
+
+mod jwt;
+mod keys;
+mod scope;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_claims;
+#[cfg(test)]
+mod tests_keys;
+
+use serde_json::json;
+
+pub use scope::{ACCREDITED_SYSTEM, ODS_ORGANIZATION_CODE};
+
+/// How the registry validates bearer tokens.
+#[derive(Debug, Clone, Default)]
+pub struct AuthSettings {
+    /// The token's `aud` must equal this (or be an array containing it).
+    pub audience: String,
+    /// When set, the token's `iss` must equal this.
+    pub issuer: Option<String>,
+    /// Shared secret for HS256/384/512 tokens (local testing). None: HMAC tokens are refused.
+    pub hs256_secret: Option<Vec<u8>>,
+    /// PEM public keys (RSA, or EC P-256/P-384), each trusted for its own algorithm family.
+    pub public_key_pems: Vec<Vec<u8>>,
+    /// A JWKS document; keys are picked by `kid` when the token has one, else by family.
+    pub jwks_json: Option<Vec<u8>>,
+    /// Accept unsigned (`alg: none`) Spine-style tokens; their claims are still checked.
+    pub allow_unsigned: bool,
+    /// Clock skew allowed when checking `exp` and `nbf`.
+    pub leeway_seconds: u64,
+}
+
+/// What the request wants to do, which decides the scope it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// Who is calling, as far as the token says.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// ODS code of the requesting organisation (else the token's `sub`).
+    pub org: Option<String>,
+    /// ASID of the requesting system.
+    pub system: Option<String>,
+    pub subject: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("the request has no Authorization header; a Bearer token is required")]
+    MissingHeader,
+    #[error("the Authorization header is malformed: {0}")]
+    MalformedHeader(String),
+    #[error("the bearer token is not valid: {0}")]
+    InvalidToken(String),
+    #[error("the bearer token lacks the scope this request needs: {0}")]
+    InsufficientScope(String),
+}
+
+impl AuthError {
+    /// True when the header itself is absent or unusable (Spine code `MISSING_OR_INVALID_HEADER`
+    /// rather than `ACCESS_DENIED`).
+    pub fn is_header_problem(&self) -> bool {
+        matches!(
+            self,
+            AuthError::MissingHeader | AuthError::MalformedHeader(_)
+        )
+    }
+}
+
+/// Checks bearer tokens against the keys and claims configured in `AuthSettings`.
+#[derive(Debug)]
+pub struct Verifier {
+    keys: keys::KeyRing,
+    audience: String,
+    issuer: Option<String>,
+    allow_unsigned: bool,
+    leeway: u64,
+}
+
+impl Verifier {
+    /// Parses the configured keys; the error names the key that is wrong and why.
+    pub fn new(s: &AuthSettings) -> Result<Verifier, String> {
+        if s.audience.trim().is_empty() {
+            return Err("auth: the expected token audience is empty".to_string());
+        }
+        let keys = keys::KeyRing::load(
+            s.hs256_secret.as_deref(),
+            &s.public_key_pems,
+            s.jwks_json.as_deref(),
+        )?;
+        if keys.is_empty() && !s.allow_unsigned {
+            return Err(
+                "auth: no HS256 secret, public key or JWKS is configured, and unsigned \
+                        tokens are not allowed, so no token could ever be accepted"
+                    .to_string(),
+            );
+        }
+        Ok(Verifier {
+            keys,
+            audience: s.audience.clone(),
+            issuer: s.issuer.clone(),
+            allow_unsigned: s.allow_unsigned,
+            leeway: s.leeway_seconds,
+        })
+    }
+
+    /// Verifies the `Authorization` header value and the scope needed for `access`.
+    pub fn verify(
+        &self,
+        authorization_header: Option<&str>,
+        access: Access,
+    ) -> Result<Caller, AuthError> {
+        let header = authorization_header.ok_or(AuthError::MissingHeader)?;
+        let token = jwt::bearer_token(header)?;
+        let parsed = jwt::parse(token)?;
+        let claims = if parsed.is_unsigned() {
+            if !self.allow_unsigned {
+                return Err(AuthError::InvalidToken(
+                    "unsigned tokens (alg \"none\") are not accepted by this server".to_string(),
+                ));
+            }
+            parsed.unsigned_claims()?
+        } else {
+            self.keys.verify_signature(&parsed)?
+        };
+        let checks = jwt::ClaimChecks {
+            audience: &self.audience,
+            issuer: self.issuer.as_deref(),
+            leeway: self.leeway,
+            now: jwt::now_seconds(),
+        };
+        checks.check(&claims)?;
+        let caller = scope::caller_from_claims(&claims);
+        scope::require(&caller.scopes, access)?;
+        Ok(caller)
+    }
+}
+
+/// Makes an HS256 token for local testing, valid for `ttl_seconds` from now.
+///
+/// Claims: iat, exp, aud, iss (if given), sub (= org), scope and requested_scope (both = `scope`),
+/// requesting_organization (= org), requesting_system "200000000001".
+pub fn dev_token(
+    secret: &[u8],
+    audience: &str,
+    issuer: Option<&str>,
+    scope: &str,
+    org: &str,
+    ttl_seconds: u64,
+) -> String {
+    let now = jwt::now_seconds();
+    let mut claims = json!({
+        "iat": now,
+        "exp": now.saturating_add(ttl_seconds),
+        "aud": audience,
+        "sub": org,
+        "scope": scope,
+        "requested_scope": scope,
+        "requesting_organization": org,
+        "requesting_system": "200000000001",
+    });
+    if let (Some(iss), Some(map)) = (issuer, claims.as_object_mut()) {
+        map.insert("iss".to_string(), json!(iss));
+    }
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    let key = jsonwebtoken::EncodingKey::from_secret(secret);
+    // HMAC signing of a JSON value cannot fail; an empty string (always refused) is the
+    // harmless fallback rather than a panic.
+    jsonwebtoken::encode(&header, &claims, &key).unwrap_or_default()
+}

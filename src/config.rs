@@ -1,0 +1,270 @@
+//! Configuration: built-in defaults < config file < `REGISTRY_SECTION__KEY` environment variables.
+//!
+//! The key names are a public contract (operators and scripts depend on them): rename nothing
+//! without a migration note. Unknown keys and bad values stop start-up with a message naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: Server,
+    pub tls: Tls,
+    pub auth: Auth,
+    pub database: Database,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: String,
+    /// Absolute base for `Location` and `fullUrl`. Empty: derived from the bound address.
+    pub base_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    pub enabled: bool,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: PathBuf,
+    pub generate_dev_pki: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    pub audience: String,
+    pub issuer: String,
+    pub hs256_secret_file: PathBuf,
+    pub public_keys: Vec<PathBuf>,
+    pub jwks_file: PathBuf,
+    pub allow_unsigned: bool,
+    pub leeway_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    pub path: PathBuf,
+    /// Most writes the writer commits in one transaction (group commit). 1 = a commit per write.
+    pub max_batch: usize,
+    /// Reader connections in the pool.
+    pub readers: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: "127.0.0.1:8443".into(),
+            base_url: "https://localhost:8443".into(),
+        }
+    }
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            enabled: true,
+            cert: "dev-pki/server.crt".into(),
+            key: "dev-pki/server.key".into(),
+            client_ca: "dev-pki/ca.crt".into(),
+            generate_dev_pki: true,
+        }
+    }
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            audience: "https://localhost:8443".into(),
+            issuer: String::new(),
+            hs256_secret_file: "dev-pki/jwt-secret".into(),
+            public_keys: Vec::new(),
+            jwks_file: PathBuf::new(),
+            allow_unsigned: false,
+            leeway_seconds: 60,
+        }
+    }
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            path: "registry.db".into(),
+            max_batch: 256,
+            readers: 8,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 65536,
+        }
+    }
+}
+
+/// Why configuration could not be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Loads settings. `file`: an explicit `--config` (must exist); `None` reads `./config.toml`
+    /// when present, else built-in defaults.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError(format!(
+                        "config file {} does not exist",
+                        path.display()
+                    )));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None if Path::new("config.toml").is_file() => {
+                figment = figment.merge(Toml::file_exact("config.toml"));
+            }
+            None => {}
+        }
+        figment = figment.merge(Env::prefixed("REGISTRY_").split("__"));
+        let settings: Settings = figment.extract().map_err(|e| {
+            // figment's error names the key and where its value came from.
+            ConfigError(e.to_string())
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks values figment cannot: addresses, URLs, ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            return bad(
+                "server.listen",
+                format!("'{}' is not an address:port", self.server.listen),
+            );
+        }
+        let base = &self.server.base_url;
+        if !(base.is_empty() || base.starts_with("https://") || base.starts_with("http://")) {
+            return bad(
+                "server.base_url",
+                format!("'{base}' must be an absolute http(s) URL"),
+            );
+        }
+        if base.contains('?') || base.contains('#') {
+            return bad(
+                "server.base_url",
+                "must not hold a query or fragment".into(),
+            );
+        }
+        if self.auth.audience.trim().is_empty() {
+            return bad("auth.audience", "must not be empty".into());
+        }
+        if self.auth.leeway_seconds > 3600 {
+            return bad("auth.leeway_seconds", "must be at most 3600".into());
+        }
+        if self.database.path.as_os_str().is_empty() {
+            return bad("database.path", "must not be empty".into());
+        }
+        if !(1..=10_000).contains(&self.database.max_batch) {
+            return bad("database.max_batch", "must be between 1 and 10000".into());
+        }
+        if !(1..=256).contains(&self.database.readers) {
+            return bad("database.readers", "must be between 1 and 256".into());
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.limits.max_body_bytes) {
+            return bad(
+                "limits.max_body_bytes",
+                "must be between 1024 and 67108864".into(),
+            );
+        }
+        if self.tls.enabled && !self.tls.generate_dev_pki {
+            for (key, path) in [
+                ("tls.cert", &self.tls.cert),
+                ("tls.key", &self.tls.key),
+                ("tls.client_ca", &self.tls.client_ca),
+            ] {
+                if !path.is_file() {
+                    return bad(key, format!("{} does not exist", path.display()));
+                }
+            }
+        }
+        for (i, path) in self.auth.public_keys.iter().enumerate() {
+            if !path.is_file() {
+                return bad(
+                    &format!("auth.public_keys[{i}]"),
+                    format!("{} does not exist", path.display()),
+                );
+            }
+        }
+        if !self.auth.jwks_file.as_os_str().is_empty() && !self.auth.jwks_file.is_file() {
+            return bad(
+                "auth.jwks_file",
+                format!("{} does not exist", self.auth.jwks_file.display()),
+            );
+        }
+        Ok(())
+    }
+
+    /// The folder that `generate_dev_pki` fills: where the server certificate lives.
+    pub fn dev_pki_dir(&self) -> PathBuf {
+        self.tls
+            .cert
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// The effective settings as TOML, for `check-config`. Secrets live in files, so only their
+    /// paths are shown; the file contents are never printed.
+    pub fn describe(&self) -> String {
+        let mut out = toml_like(self);
+        let secret = &self.auth.hs256_secret_file;
+        let state = match std::fs::metadata(secret) {
+            Ok(m) => format!("present, {} bytes, contents not shown", m.len()),
+            Err(_) => "missing".into(),
+        };
+        out.push_str(&format!(
+            "# auth.hs256_secret_file {}: {state}\n",
+            secret.display()
+        ));
+        out
+    }
+}
+
+fn toml_like(settings: &Settings) -> String {
+    // Settings serialise cleanly (no secrets inside), so reuse serde rather than hand-print.
+    let value = serde_json::to_value(settings).unwrap_or_default();
+    let mut out = String::new();
+    if let Some(sections) = value.as_object() {
+        for (section, body) in sections {
+            out.push_str(&format!("[{section}]\n"));
+            if let Some(keys) = body.as_object() {
+                for (key, v) in keys {
+                    out.push_str(&format!("{key} = {v}\n"));
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -1,0 +1,120 @@
+//! One error type for every failure a client can see. Each carries its HTTP status, the FHIR
+//! issue type and the Spine code; `outcome.rs` renders it as a Spine-OperationOutcome.
+
+use crate::spine::SpineCode;
+
+/// One problem, as it will appear as an `OperationOutcome.issue`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// FHIR IssueType code (`invalid`, `structure`, `required`, `value`, `code-invalid`, …).
+    pub issue_type: &'static str,
+    pub spine: SpineCode,
+    /// Plain words for the reader of the response.
+    pub diagnostics: String,
+    /// FHIRPath of the element concerned, when there is one.
+    pub expression: Option<String>,
+}
+
+impl Problem {
+    pub fn new(issue_type: &'static str, spine: SpineCode, diagnostics: impl Into<String>) -> Self {
+        Problem {
+            issue_type,
+            spine,
+            diagnostics: diagnostics.into(),
+            expression: None,
+        }
+    }
+
+    pub fn at(mut self, path: impl Into<String>) -> Self {
+        self.expression = Some(path.into());
+        self
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: the body or a parameter cannot be understood at all.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+    /// 403 for a missing or malformed Authorization header.
+    #[error("missing or invalid header: {0}")]
+    MissingOrInvalidHeader(String),
+    /// 403 for a token that is not acceptable, or a caller not allowed to do this.
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("method not allowed: {0}")]
+    MethodNotAllowed(String),
+    #[error("not acceptable: {0}")]
+    NotAcceptable(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
+    #[error("payload too large: {0}")]
+    PayloadTooLarge(String),
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    /// 422: the resource breaks base FHIR or the registry's rules; every problem found.
+    #[error("unprocessable: {} problem(s)", .0.len())]
+    Unprocessable(Vec<Problem>),
+    /// 500: logged with its cause; the client sees nothing internal.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::BadRequest(_) | Error::InvalidParameter(_) => 400,
+            Error::MissingOrInvalidHeader(_) | Error::AccessDenied(_) => 403,
+            Error::NotFound(_) => 404,
+            Error::MethodNotAllowed(_) => 405,
+            Error::NotAcceptable(_) => 406,
+            Error::Conflict(_) => 409,
+            Error::PreconditionFailed(_) => 412,
+            Error::PayloadTooLarge(_) => 413,
+            Error::UnsupportedMediaType(_) => 415,
+            Error::Unprocessable(_) => 422,
+            Error::Internal(_) => 500,
+        }
+    }
+
+    /// The issues of the OperationOutcome that answers this error.
+    pub fn problems(&self) -> Vec<Problem> {
+        use SpineCode as S;
+        let one = |t: &'static str, s: SpineCode, d: &str| vec![Problem::new(t, s, d)];
+        match self {
+            Error::BadRequest(d) => one("invalid", S::BadRequest, d),
+            Error::InvalidParameter(d) => one("invalid", S::InvalidParameter, d),
+            Error::MissingOrInvalidHeader(d) => one("forbidden", S::MissingOrInvalidHeader, d),
+            Error::AccessDenied(d) => one("forbidden", S::AccessDenied, d),
+            Error::NotFound(d) => one("not-found", S::NoRecordFound, d),
+            Error::MethodNotAllowed(d) => one("not-supported", S::InvalidRequestType, d),
+            Error::NotAcceptable(d) => one("not-supported", S::BadRequest, d),
+            Error::Conflict(d) => one("conflict", S::Conflict, d),
+            Error::PreconditionFailed(d) => one("conflict", S::PreconditionFailed, d),
+            Error::PayloadTooLarge(d) => one("too-costly", S::BadRequest, d),
+            Error::UnsupportedMediaType(d) => one("not-supported", S::UnsupportedMediaType, d),
+            Error::Unprocessable(problems) => problems.clone(),
+            // The cause stays in the log; the client learns only that it may retry.
+            Error::Internal(_) => one(
+                "exception",
+                S::InternalServerError,
+                "the registry could not complete the request; it is safe to retry",
+            ),
+        }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Error::Internal(cause.to_string())
+    }
+}
+
+/// A 422 with one problem.
+pub fn unprocessable(problem: Problem) -> Error {
+    Error::Unprocessable(vec![problem])
+}

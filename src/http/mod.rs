@@ -1,0 +1,68 @@
+//! The HTTP face of the registry: routing, negotiation, and turning results into responses.
+//! Nothing below this module knows about actix.
+
+pub mod appointment;
+pub mod body;
+pub mod caller;
+pub mod negotiate;
+pub mod respond;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::auth::Verifier;
+use crate::error::Error;
+use crate::store::Store;
+use negotiate::Format;
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Store,
+    pub verifier: Verifier,
+    /// Absolute base URL without a trailing slash.
+    pub base_url: String,
+    pub max_body_bytes: usize,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/Appointment")
+            .route(web::post().to(appointment::create))
+            .default_service(web::to(not_allowed("POST"))),
+    )
+    .service(
+        web::resource("/Appointment/{id}")
+            .route(web::get().to(appointment::read))
+            .default_service(web::to(not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/Appointment/{id}/_history/{vid}")
+            .route(web::get().to(appointment::vread))
+            .default_service(web::to(not_allowed("GET"))),
+    )
+    .default_service(web::to(not_found));
+}
+
+fn not_allowed(
+    allow: &'static str,
+) -> impl Fn(HttpRequest) -> std::future::Ready<HttpResponse> + Clone {
+    move |req: HttpRequest| {
+        let format = negotiate::response_format(&req, Format::Json).unwrap_or(Format::Json);
+        let err = Error::MethodNotAllowed(format!(
+            "{} is not supported here; allowed: {allow}",
+            req.method()
+        ));
+        let mut response = respond::error(&err, format);
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(allow) {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::ALLOW, value);
+        }
+        std::future::ready(response)
+    }
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    let format = negotiate::response_format(&req, Format::Json).unwrap_or(Format::Json);
+    let err = Error::NotFound(format!("there is nothing at {}", req.path()));
+    respond::error(&err, format)
+}

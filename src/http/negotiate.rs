@@ -1,0 +1,136 @@
+//! Content negotiation: the request's format from `Content-Type`, the response's from
+//! `_format` (which wins) or `Accept`, else a default.
+
+use actix_web::http::header;
+use actix_web::HttpRequest;
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Xml,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/fhir+json; charset=utf-8",
+            Format::Xml => "application/fhir+xml; charset=utf-8",
+        }
+    }
+}
+
+/// Media types accepted in `Content-Type`: STU3 names, plain JSON/XML, and the DSTU2 names.
+fn media_format(media: &str) -> Option<Format> {
+    match media {
+        "application/fhir+json" | "application/json" | "application/json+fhir" => {
+            Some(Format::Json)
+        }
+        "application/fhir+xml" | "application/xml" | "application/xml+fhir" => Some(Format::Xml),
+        _ => None,
+    }
+}
+
+/// Splits `type/subtype; k=v; …` into the lower-cased media type and its parameters.
+fn split_media(text: &str) -> (String, Vec<(String, String)>) {
+    let mut parts = text.split(';');
+    let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let params = parts
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            Some((
+                k.trim().to_ascii_lowercase(),
+                v.trim().trim_matches('"').to_string(),
+            ))
+        })
+        .collect();
+    (media, params)
+}
+
+/// The format of the request body. Missing or unsupported media type, or a charset other than
+/// UTF-8, is a 415.
+pub fn request_format(req: &HttpRequest) -> Result<Format, Error> {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Err(Error::UnsupportedMediaType(
+            "Content-Type is required: application/fhir+json or application/fhir+xml".into(),
+        ));
+    };
+    let text = value.to_str().unwrap_or("");
+    let (media, params) = split_media(text);
+    let format = media_format(&media).ok_or_else(|| {
+        Error::UnsupportedMediaType(format!(
+            "'{media}' is not supported: send application/fhir+json or application/fhir+xml"
+        ))
+    })?;
+    if let Some((_, charset)) = params.iter().find(|(k, _)| k == "charset") {
+        if !charset.eq_ignore_ascii_case("utf-8") {
+            return Err(Error::UnsupportedMediaType(format!(
+                "charset '{charset}' is not supported: FHIR bodies are UTF-8"
+            )));
+        }
+    }
+    Ok(format)
+}
+
+/// `_format` values FHIR allows, as well as the media types.
+fn format_param(value: &str) -> Option<Format> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "json" => Some(Format::Json),
+        "xml" | "text/xml" => Some(Format::Xml),
+        other => media_format(split_media(other).0.as_str()),
+    }
+}
+
+/// The response format: `_format` overrides `Accept`; `*/*` or no Accept gives `default`.
+pub fn response_format(req: &HttpRequest, default: Format) -> Result<Format, Error> {
+    let query = req.query_string();
+    for (k, v) in url_pairs(query) {
+        if k == "_format" {
+            return format_param(&v).ok_or_else(|| {
+                Error::InvalidParameter(format!("_format '{v}' is not supported: use json or xml"))
+            });
+        }
+    }
+    let Some(accept) = req.headers().get(header::ACCEPT) else {
+        return Ok(default);
+    };
+    let accept = accept.to_str().unwrap_or("");
+    if accept.trim().is_empty() {
+        return Ok(default);
+    }
+    let mut best: Option<(f32, Format)> = None;
+    for item in accept.split(',') {
+        let (media, params) = split_media(item);
+        let q = params
+            .iter()
+            .find(|(k, _)| k == "q")
+            .and_then(|(_, v)| v.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if q <= 0.0 {
+            continue;
+        }
+        let format = match media.as_str() {
+            "*/*" | "application/*" => Some(default),
+            "text/xml" => Some(Format::Xml),
+            m => media_format(m),
+        };
+        if let Some(f) = format {
+            if best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, f));
+            }
+        }
+    }
+    best.map(|(_, f)| f).ok_or_else(|| {
+        Error::NotAcceptable(format!(
+            "cannot produce any of '{accept}': this server answers application/fhir+json or application/fhir+xml"
+        ))
+    })
+}
+
+/// Decoded `k=v` pairs of a query string or form body.
+pub fn url_pairs(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}

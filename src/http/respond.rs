@@ -1,0 +1,54 @@
+//! Turning resources and errors into HTTP responses in the negotiated format.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, HttpResponseBuilder};
+use serde_json::Value;
+
+use super::negotiate::Format;
+use crate::error::Error;
+use crate::{fhir, outcome};
+
+/// A resource body in `format`. `canonical_json` may carry the bytes already written (stored
+/// versions are canonical JSON), which spares a re-serialisation.
+pub fn body(resource: &Value, format: Format) -> Vec<u8> {
+    match format {
+        Format::Json => fhir::write_json(resource),
+        Format::Xml => fhir::write_xml(resource),
+    }
+}
+
+pub fn resource(
+    mut builder: HttpResponseBuilder,
+    resource: &Value,
+    format: Format,
+) -> HttpResponse {
+    builder
+        .insert_header((header::CONTENT_TYPE, format.content_type()))
+        .body(body(resource, format))
+}
+
+/// An error as an OperationOutcome. A 500 logs its cause here and tells the client nothing more.
+pub fn error(err: &Error, format: Format) -> HttpResponse {
+    if let Error::Internal(cause) = err {
+        log::error!("internal error: {cause}");
+    }
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut builder = HttpResponse::build(status);
+    if status == StatusCode::FORBIDDEN {
+        builder.insert_header((
+            header::WWW_AUTHENTICATE,
+            match err {
+                Error::MissingOrInvalidHeader(_) => "Bearer",
+                _ => "Bearer error=\"invalid_token\"",
+            },
+        ));
+    }
+    resource(builder, &outcome::from_error(err), format)
+}
+
+/// `Last-Modified` from a stored `YYYY-MM-DDTHH:MM:SS.mmmZ` time.
+pub fn http_date(last_updated: &str) -> Option<String> {
+    let at = crate::registry::instant::parse(last_updated)?;
+    let system: std::time::SystemTime = at.into();
+    Some(httpdate::fmt_http_date(system))
+}

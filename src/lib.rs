@@ -1,0 +1,16 @@
+//! The Appointment Registry: NHS "Register an appointment" (FHIR STU3, CareConnect-Appointment-1)
+//! over mutual TLS and JWT, on SQLite. See DESIGN in README.md for the path of a request.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod fhir;
+pub mod http;
+pub mod outcome;
+pub mod pki;
+pub mod registry;
+pub mod sample;
+pub mod spine;
+pub mod store;
+pub mod tls;

@@ -1,0 +1,160 @@
+//! `appointment-registry`: serve (default), dev-certs, dev-token, check-config.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use appointment_registry::app::Application;
+use appointment_registry::config::Settings;
+use appointment_registry::{auth, pki, sample, tls};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "appointment-registry",
+    version,
+    about = "NHS Appointment Registry (FHIR STU3) over mutual TLS"
+)]
+struct Cli {
+    /// Configuration file (default: ./config.toml when present, else built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the registry (the default).
+    Serve,
+    /// Write a development CA, a server certificate for localhost and a client certificate.
+    DevCerts {
+        #[arg(long, value_name = "DIR", default_value = "dev-pki")]
+        out: PathBuf,
+    },
+    /// Print a JWT the configured server accepts, signed with the development secret.
+    DevToken {
+        #[arg(long, default_value = DEFAULT_SCOPE)]
+        scope: String,
+        /// ODS code of the calling organisation.
+        #[arg(long, default_value = DEFAULT_ORG)]
+        org: String,
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+    /// Load and validate the configuration, print the effective values.
+    CheckConfig,
+}
+
+const DEFAULT_SCOPE: &str = "patient/Appointment.write patient/Appointment.read";
+const DEFAULT_ORG: &str = "X26";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    tls::install_crypto_provider();
+    let config = cli.config.as_deref();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::DevCerts { out } => dev_certs(&out),
+        Command::DevToken { scope, org, ttl } => dev_token(config, &scope, &org, ttl),
+        Command::CheckConfig => check_config(config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("appointment-registry: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(config: Option<&Path>) -> Result<(), String> {
+    let settings = Settings::load(config).map_err(|e| e.to_string())?;
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(&settings).map_err(|e| e.to_string())?;
+        log::info!(
+            "Appointment Registry listening on {} (base URL {})",
+            settings.server.listen,
+            app.base_url()
+        );
+        if let Some(hint) = curl_hint(&settings, app.base_url()) {
+            log::info!("try it:\n{hint}");
+        }
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}
+
+/// A ready-to-paste command that registers the sample appointment, when the dev PKI and the
+/// dev secret are in use (otherwise we hold no credentials to print).
+fn curl_hint(settings: &Settings, base_url: &str) -> Option<String> {
+    if !(settings.tls.enabled && settings.tls.generate_dev_pki) {
+        return None;
+    }
+    let secret = std::fs::read(&settings.auth.hs256_secret_file).ok()?;
+    let issuer = (!settings.auth.issuer.is_empty()).then_some(settings.auth.issuer.as_str());
+    let token = auth::dev_token(
+        &secret,
+        &settings.auth.audience,
+        issuer,
+        DEFAULT_SCOPE,
+        DEFAULT_ORG,
+        86_400,
+    );
+    let abs = |p: &Path| {
+        std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let dir = settings.dev_pki_dir();
+    Some(format!(
+        "curl -i --cacert '{}' --cert '{}' --key '{}' \\\n  -H 'Authorization: Bearer {token}' \\\n  \
+         -H 'Content-Type: application/fhir+json' \\\n  --data '{}' \\\n  {base_url}/Appointment",
+        abs(&settings.tls.client_ca),
+        abs(&dir.join("client.crt")),
+        abs(&dir.join("client.key")),
+        sample::appointment_json(),
+    ))
+}
+
+fn dev_certs(out: &Path) -> Result<(), String> {
+    let paths = pki::generate(out).map_err(|e| e.to_string())?;
+    println!("wrote a development PKI to {}:", paths.dir.display());
+    for p in [
+        &paths.ca_cert,
+        &paths.server_cert,
+        &paths.server_key,
+        &paths.client_cert,
+        &paths.client_key,
+        &paths.client_p12,
+        &paths.jwt_secret,
+    ] {
+        println!("  {}", p.display());
+    }
+    println!("client.p12 password: changeit");
+    Ok(())
+}
+
+fn dev_token(config: Option<&Path>, scope: &str, org: &str, ttl: u64) -> Result<(), String> {
+    let settings = Settings::load(config).map_err(|e| e.to_string())?;
+    let path = &settings.auth.hs256_secret_file;
+    let secret = std::fs::read(path).map_err(|e| {
+        format!(
+            "auth.hs256_secret_file {}: {e} (start the server once, or run dev-certs, to create it)",
+            path.display()
+        )
+    })?;
+    let issuer = (!settings.auth.issuer.is_empty()).then_some(settings.auth.issuer.as_str());
+    println!(
+        "{}",
+        auth::dev_token(&secret, &settings.auth.audience, issuer, scope, org, ttl)
+    );
+    Ok(())
+}
+
+fn check_config(config: Option<&Path>) -> Result<(), String> {
+    let settings = Settings::load(config).map_err(|e| e.to_string())?;
+    print!("{}", settings.describe());
+    println!("# configuration is valid");
+    Ok(())
+}

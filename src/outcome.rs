@@ -1,0 +1,57 @@
+//! Errors as Spine-OperationOutcome resources (FHIR JSON values, written by `fhir::write_*`).
+
+use serde_json::{json, Value};
+
+use crate::error::{Error, Problem};
+use crate::spine::{self, SpineCode};
+
+pub const PROFILE: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Spine-OperationOutcome-1";
+
+pub fn from_error(error: &Error) -> Value {
+    from_problems(&error.problems())
+}
+
+pub fn from_problems(problems: &[Problem]) -> Value {
+    let issues: Vec<Value> = problems.iter().map(issue).collect();
+    json!({
+        "resourceType": "OperationOutcome",
+        "meta": { "profile": [PROFILE] },
+        "issue": issues,
+    })
+}
+
+fn issue(p: &Problem) -> Value {
+    json!({
+        "severity": "error",
+        "code": p.issue_type,
+        "details": { "coding": [{
+            "system": spine::SYSTEM,
+            "code": p.spine.code(),
+            "display": p.spine.display(),
+        }]},
+        "diagnostics": diagnostics(p),
+    })
+}
+
+/// The Spine profile forbids `issue.expression` (max 0), so the element path leads the
+/// diagnostics instead: "Appointment.participant[0].status: required element missing".
+fn diagnostics(p: &Problem) -> String {
+    match &p.expression {
+        Some(path) => format!("{path}: {}", p.diagnostics),
+        None => p.diagnostics.clone(),
+    }
+}
+
+/// A success told as an OperationOutcome (`Prefer: return=OperationOutcome`).
+pub fn information(code: SpineCode, diagnostics: &str) -> Value {
+    json!({
+        "resourceType": "OperationOutcome",
+        "meta": { "profile": [PROFILE] },
+        "issue": [{
+            "severity": "information",
+            "code": "informational",
+            "details": { "coding": [{ "system": spine::SYSTEM, "code": code.code(), "display": code.display() }] },
+            "diagnostics": diagnostics,
+        }],
+    })
+}

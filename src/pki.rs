@@ -1,0 +1,335 @@
+//! Development PKI: a private CA, a `localhost` server certificate and one client certificate,
+//! so the registry can run with mutual TLS out of the box. Not for production use.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+use time::{Duration, OffsetDateTime};
+
+/// Password of the generated `client.p12` bundle (well known on purpose: dev only).
+pub const CLIENT_P12_PASSWORD: &str = "changeit";
+pub const CA_COMMON_NAME: &str = "Appointment Registry Dev CA";
+pub const CLIENT_COMMON_NAME: &str = "appointment-registry-dev-client";
+pub const CLIENT_ORGANIZATION: &str = "Appointment Registry dev";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevPkiPaths {
+    pub dir: PathBuf,
+    pub ca_cert: PathBuf,
+    pub ca_key: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    /// PKCS#12 bundle of client certificate, key and CA; password `changeit`
+    /// ([`CLIENT_P12_PASSWORD`]).
+    pub client_p12: PathBuf,
+    /// 32 random bytes, hex-encoded: a ready-made HS256 secret for local tokens.
+    pub jwt_secret: PathBuf,
+}
+
+impl DevPkiPaths {
+    fn files(&self) -> [&PathBuf; 8] {
+        [
+            &self.ca_cert,
+            &self.ca_key,
+            &self.server_cert,
+            &self.server_key,
+            &self.client_cert,
+            &self.client_key,
+            &self.client_p12,
+            &self.jwt_secret,
+        ]
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("dev PKI: cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("dev PKI: cannot generate the {what}: {reason}")]
+    Generate { what: &'static str, reason: String },
+}
+
+fn gen_err<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> PkiError {
+    move |e| PkiError::Generate {
+        what,
+        reason: e.to_string(),
+    }
+}
+
+/// Where the files of a dev PKI in `dir` live.
+pub fn paths(dir: &Path) -> DevPkiPaths {
+    DevPkiPaths {
+        dir: dir.to_path_buf(),
+        ca_cert: dir.join("ca.crt"),
+        ca_key: dir.join("ca.key"),
+        server_cert: dir.join("server.crt"),
+        server_key: dir.join("server.key"),
+        client_cert: dir.join("client.crt"),
+        client_key: dir.join("client.key"),
+        client_p12: dir.join("client.p12"),
+        jwt_secret: dir.join("jwt-secret"),
+    }
+}
+
+/// Generates the dev PKI only when one of its files is missing; `true` when it did.
+pub fn ensure(dir: &Path) -> Result<(DevPkiPaths, bool), PkiError> {
+    let p = paths(dir);
+    if p.files().iter().all(|f| f.is_file()) {
+        return Ok((p, false));
+    }
+    generate(dir).map(|p| (p, true))
+}
+
+/// Creates `dir` and writes a fresh CA, server and client certificate (PEM, keys mode 0600),
+/// the client PKCS#12 bundle (password `changeit`) and a random JWT secret.
+pub fn generate(dir: &Path) -> Result<DevPkiPaths, PkiError> {
+    let p = paths(dir);
+    fs::create_dir_all(dir).map_err(|source| PkiError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+
+    // Back-dated a day so that small clock differences between hosts do not matter.
+    let not_before = OffsetDateTime::now_utc() - Duration::days(1);
+    let not_after = OffsetDateTime::now_utc() + Duration::days(730);
+    let base = |cn: &str| {
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, cn);
+        params.distinguished_name = dn;
+        params.not_before = not_before;
+        params.not_after = not_after;
+        params.use_authority_key_identifier_extension = true;
+        params
+    };
+
+    let ca_key = KeyPair::generate().map_err(gen_err("CA key"))?;
+    let mut ca_params = base(CA_COMMON_NAME);
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    ca_params.use_authority_key_identifier_extension = false;
+    let ca_cert = ca_params
+        .self_signed(&ca_key)
+        .map_err(gen_err("CA certificate"))?;
+    let issuer = Issuer::from_params(&ca_params, &ca_key);
+
+    let server_key = KeyPair::generate().map_err(gen_err("server key"))?;
+    let mut server_params = base("localhost");
+    // CertificateParams::new turns each name into a DNS or IP subject alternative name.
+    server_params.subject_alt_names = CertificateParams::new(vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ])
+    .map_err(gen_err("server certificate"))?
+    .subject_alt_names;
+    server_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let server_cert = server_params
+        .signed_by(&server_key, &issuer)
+        .map_err(gen_err("server certificate"))?;
+
+    let client_key = KeyPair::generate().map_err(gen_err("client key"))?;
+    let mut client_params = base(CLIENT_COMMON_NAME);
+    client_params
+        .distinguished_name
+        .push(DnType::OrganizationName, CLIENT_ORGANIZATION);
+    client_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let client_cert = client_params
+        .signed_by(&client_key, &issuer)
+        .map_err(gen_err("client certificate"))?;
+
+    let p12 = client_p12(
+        client_key.serialized_der(),
+        client_cert.der(),
+        ca_cert.der(),
+    )?;
+    let secret: [u8; 32] = p12_keystore::rand::random();
+    let secret_hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+
+    write(&p.ca_cert, ca_cert.pem().as_bytes(), false)?;
+    write(&p.ca_key, ca_key.serialize_pem().as_bytes(), true)?;
+    write(&p.server_cert, server_cert.pem().as_bytes(), false)?;
+    write(&p.server_key, server_key.serialize_pem().as_bytes(), true)?;
+    write(&p.client_cert, client_cert.pem().as_bytes(), false)?;
+    write(&p.client_key, client_key.serialize_pem().as_bytes(), true)?;
+    write(&p.client_p12, &p12, true)?;
+    write(&p.jwt_secret, format!("{secret_hex}\n").as_bytes(), true)?;
+    Ok(p)
+}
+
+fn client_p12(key_der: &[u8], cert_der: &[u8], ca_der: &[u8]) -> Result<Vec<u8>, PkiError> {
+    use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
+    let what = "client PKCS#12 bundle";
+    let key = PrivateKey::from_der(key_der).map_err(gen_err(what))?;
+    let cert = Certificate::from_der(cert_der).map_err(gen_err(what))?;
+    let ca = Certificate::from_der(ca_der).map_err(gen_err(what))?;
+    let chain = PrivateKeyChain::new(CLIENT_COMMON_NAME, key, [cert, ca]);
+    let mut store = KeyStore::new();
+    store.add_entry(CLIENT_COMMON_NAME, KeyStoreEntry::PrivateKeyChain(chain));
+    store
+        .writer(CLIENT_P12_PASSWORD)
+        .write()
+        .map_err(gen_err(what))
+}
+
+/// Writes a file from scratch; secrets are created 0600 so they are never readable by others,
+/// not even briefly.
+fn write(path: &Path, contents: &[u8], secret: bool) -> Result<(), PkiError> {
+    let io = |source| PkiError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        opts.mode(if secret { 0o600 } else { 0o644 });
+        // An existing file keeps its old mode on open, so tighten it first.
+        if secret && path.exists() {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io)?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    let mut f = opts.open(path).map_err(io)?;
+    f.write_all(contents).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x509_parser::extensions::GeneralName;
+    use x509_parser::prelude::*;
+
+    pub(crate) fn temp_dir(name: &str) -> PathBuf {
+        let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+        std::env::temp_dir().join(format!(
+            "scratch-auth-{name}-{}-{nanos}",
+            std::process::id()
+        ))
+    }
+
+    fn der(path: &Path) -> Vec<u8> {
+        use rustls_pki_types::{pem::PemObject, CertificateDer};
+        CertificateDer::from_pem_file(path).unwrap().to_vec()
+    }
+
+    #[test]
+    fn generates_a_usable_dev_pki() {
+        let dir = temp_dir("pki");
+        let p = generate(&dir).unwrap();
+
+        let ca_der = der(&p.ca_cert);
+        let (_, ca) = parse_x509_certificate(&ca_der).unwrap();
+        assert!(ca.is_ca());
+        assert_eq!(ca.subject().to_string(), format!("CN={CA_COMMON_NAME}"));
+        let yesterday = OffsetDateTime::now_utc() - Duration::hours(20);
+        assert!(ca.validity().not_before.to_datetime() < yesterday);
+        assert!(
+            ca.validity().not_after.to_datetime() > OffsetDateTime::now_utc() + Duration::days(700)
+        );
+
+        let server_der = der(&p.server_cert);
+        let (_, server) = parse_x509_certificate(&server_der).unwrap();
+        assert_eq!(server.issuer(), ca.subject());
+        // Chain validity itself is exercised by the TLS handshake tests.
+        let san = server.subject_alternative_name().unwrap().unwrap();
+        let names: Vec<String> = san
+            .value
+            .general_names
+            .iter()
+            .map(|n| match n {
+                GeneralName::DNSName(d) => d.to_string(),
+                GeneralName::IPAddress(ip) => format!("{ip:?}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(names.len(), 3);
+        assert_eq!(names[0], "localhost");
+        assert!(
+            server
+                .extended_key_usage()
+                .unwrap()
+                .unwrap()
+                .value
+                .server_auth
+        );
+
+        let client_der = der(&p.client_cert);
+        let (_, client) = parse_x509_certificate(&client_der).unwrap();
+        assert_eq!(client.issuer(), ca.subject());
+        let eku = client.extended_key_usage().unwrap().unwrap().value;
+        assert!(eku.client_auth && !eku.server_auth);
+        let subject = crate::tls::certificate_subject(&client_der).unwrap();
+        assert!(subject.contains(CLIENT_COMMON_NAME) && subject.contains(CLIENT_ORGANIZATION));
+
+        let p12 = fs::read(&p.client_p12).unwrap();
+        let store = p12_keystore::KeyStore::from_pkcs12(
+            &p12,
+            CLIENT_P12_PASSWORD,
+            p12_keystore::Pkcs12ImportPolicy::Strict,
+        )
+        .unwrap();
+        let (_, chain) = store.private_key_chain().unwrap();
+        assert_eq!(chain.certs().len(), 2);
+        assert_eq!(chain.certs()[0].as_der(), client_der.as_slice());
+        assert!(p12_keystore::KeyStore::from_pkcs12(&p12, "wrong", Default::default()).is_err());
+
+        let secret = fs::read_to_string(&p.jwt_secret).unwrap();
+        assert_eq!(secret.trim().len(), 64);
+        assert!(secret.trim().chars().all(|c| c.is_ascii_hexdigit()));
+
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for f in [
+                &p.ca_key,
+                &p.server_key,
+                &p.client_key,
+                &p.client_p12,
+                &p.jwt_secret,
+            ] {
+                assert_eq!(
+                    fs::metadata(f).unwrap().permissions().mode() & 0o777,
+                    0o600,
+                    "{f:?}"
+                );
+            }
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn ensure_only_generates_when_something_is_missing() {
+        let dir = temp_dir("ensure");
+        let (p, created) = ensure(&dir).unwrap();
+        assert!(created);
+        let before = fs::read(&p.ca_cert).unwrap();
+        let (_, created) = ensure(&dir).unwrap();
+        assert!(!created);
+        assert_eq!(fs::read(&p.ca_cert).unwrap(), before);
+        fs::remove_file(&p.jwt_secret).unwrap();
+        let (p, created) = ensure(&dir).unwrap();
+        assert!(created && p.jwt_secret.is_file());
+        assert_ne!(fs::read(&p.ca_cert).unwrap(), before);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,119 @@
+//! FHIR `instant`: full date, time to the second, optional fraction, mandatory zone.
+//! The registry demands it for both `start` and `created` (stricter than STU3's dateTime).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+
+static INSTANT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?(Z|([+-])([0-9]{2}):([0-9]{2}))$",
+    )
+    .expect("static regex")
+});
+
+/// Parses a FHIR instant; `None` when it is not one (including impossible calendar dates such as
+/// `2019-02-30T10:00:00Z`, or offsets beyond ±14:00 as STU3 allows).
+pub fn parse(text: &str) -> Option<OffsetDateTime> {
+    let caps = INSTANT.captures(text)?;
+    let num = |i: usize| caps.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
+    let year = i32::try_from(num(1)?).ok()?;
+    let month = Month::try_from(u8::try_from(num(2)?).ok()?).ok()?;
+    let date = Date::from_calendar_date(year, month, u8::try_from(num(3)?).ok()?).ok()?;
+    let nanos = match caps.get(7) {
+        Some(m) => {
+            let digits = &m.as_str()[1..];
+            let scale = 10u32.pow(9 - digits.len() as u32);
+            digits.parse::<u32>().ok()? * scale
+        }
+        None => 0,
+    };
+    let time = Time::from_hms_nano(
+        u8::try_from(num(4)?).ok()?,
+        u8::try_from(num(5)?).ok()?,
+        u8::try_from(num(6)?).ok()?,
+        nanos,
+    )
+    .ok()?;
+    let offset = match caps.get(9) {
+        None => UtcOffset::UTC,
+        Some(sign) => {
+            let (h, m) = (num(10)?, num(11)?);
+            if m > 59 || h > 14 || (h == 14 && m != 0) {
+                return None;
+            }
+            let seconds = i32::try_from(h * 3600 + m * 60).ok()?;
+            let seconds = if sign.as_str() == "-" {
+                -seconds
+            } else {
+                seconds
+            };
+            UtcOffset::from_whole_seconds(seconds).ok()?
+        }
+    };
+    Some(PrimitiveDateTime::new(date, time).assume_offset(offset))
+}
+
+/// Fixed-width UTC text, `2019-02-01T10:51:23.620Z`: sorts as text, reads well in SQL.
+pub fn to_column(at: OffsetDateTime) -> String {
+    let utc = at.to_offset(UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second(),
+        utc.millisecond()
+    )
+}
+
+/// `meta.lastUpdated` for a version written now.
+pub fn now_column() -> String {
+    to_column(OffsetDateTime::now_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_full_instants() {
+        for ok in [
+            "2019-02-01T10:51:23.620+00:00",
+            "2019-02-01T10:51:23Z",
+            "2019-02-01T10:51:23.123456789-05:30",
+            "2024-02-29T00:00:00+14:00",
+        ] {
+            assert!(parse(ok).is_some(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_partial_or_impossible_instants() {
+        for bad in [
+            "2019-02-01",
+            "2019-02-01T10:51",
+            "2019-02-01T10:51:23",
+            "2019-02-30T10:00:00Z",
+            "2019-13-01T10:00:00Z",
+            "2019-02-01T24:00:00Z",
+            "2019-02-01T10:60:00Z",
+            "2019-02-01T10:51:23+15:00",
+            "2019-02-01t10:51:23z",
+            "2019-02-01 10:51:23Z",
+            "2019-02-01T10:51:23.Z",
+            "",
+        ] {
+            assert!(parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn column_is_utc_fixed_width() {
+        let at = parse("2019-02-01T10:51:23.62+01:00").unwrap();
+        assert_eq!(to_column(at), "2019-02-01T09:51:23.620Z");
+    }
+}

@@ -1,0 +1,6 @@
+//! The registry's rules (RULES.md §1–§4) as pure functions over parsed resources.
+
+pub mod instant;
+pub mod nhs_number;
+pub mod patient;
+pub mod register;

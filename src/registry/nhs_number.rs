@@ -1,0 +1,63 @@
+//! NHS number: 10 digits whose last is a Modulus 11 check digit.
+
+/// True when `candidate` is ten ASCII digits with a valid Modulus 11 check digit:
+/// weights 10..2 over digits 1–9; check = 11 − (sum mod 11); 11 → 0; 10 → never valid.
+pub fn is_valid(candidate: &str) -> bool {
+    let digits: Vec<u32> = candidate.chars().filter_map(|c| c.to_digit(10)).collect();
+    if candidate.len() != 10 || digits.len() != 10 {
+        return false;
+    }
+    let sum: u32 = digits[..9]
+        .iter()
+        .zip((2..=10).rev())
+        .map(|(d, w)| d * w)
+        .sum();
+    let check = match 11 - (sum % 11) {
+        11 => 0,
+        10 => return false,
+        c => c,
+    };
+    check == digits[9]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_valid;
+
+    #[test]
+    fn sample_body_number_passes_and_page_example_fails() {
+        assert!(is_valid("1234554321"));
+        assert!(!is_valid("1234567890"));
+    }
+
+    #[test]
+    fn known_valid_numbers() {
+        // Published test numbers, and one whose remainder is 0 (check digit 0 from 11).
+        for n in ["9000000009", "9434765919", "4010232137", "9999999999"] {
+            assert!(is_valid(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn wrong_check_digit_length_or_characters_fail() {
+        for n in [
+            "9000000008",
+            "900000000",
+            "90000000090",
+            "90000000O9",
+            "",
+            "+900000009",
+            "١٢٣٤٥٥٤٣٢١",
+        ] {
+            assert!(!is_valid(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn remainder_one_is_never_valid() {
+        // 5 × weight 9 = 45; 45 mod 11 = 1; 11 − 1 = 10: no check digit can make this valid.
+        for last in 0..=9 {
+            assert!(!is_valid(&format!("050000000{last}")));
+        }
+    }
+}

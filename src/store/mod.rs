@@ -1,0 +1,82 @@
+//! SQLite storage: `schema.sql`, one writer thread for every write (group commit), and an r2d2
+//! pool of read-only connections. Nothing outside this module writes SQL.
+
+pub mod ops;
+pub mod read;
+pub mod schema;
+pub mod writer;
+
+use std::path::Path;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::Error;
+pub use ops::{Author, IdentifierQuery, NewAppointment, WriteOp, WriteResult};
+use writer::Writer;
+
+/// One stored version of an appointment.
+#[derive(Debug, Clone)]
+pub struct StoredVersion {
+    pub id: String,
+    pub version: i64,
+    pub last_updated: String,
+    /// Canonical FHIR JSON.
+    pub resource: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("database: {0}")]
+    Setup(String),
+}
+
+pub struct Store {
+    writer: Writer,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl Store {
+    pub fn open(path: &Path, max_batch: usize, readers: u32) -> Result<Store, StoreError> {
+        let mut conn = Connection::open(path)?;
+        schema::configure(&conn, "FULL")?;
+        schema::apply(&mut conn)?;
+        let writer = Writer::start(conn, max_batch)
+            .map_err(|e| StoreError::Setup(format!("cannot start the writer thread: {e}")))?;
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_init(|c| schema::configure(c, "FULL"));
+        let readers = r2d2::Pool::builder()
+            .max_size(readers)
+            .min_idle(Some(1))
+            .build(manager)?;
+        Ok(Store { writer, readers })
+    }
+
+    pub async fn write(&self, op: WriteOp) -> Result<WriteResult, Error> {
+        self.writer.submit(op).await
+    }
+
+    /// Runs `f` on a pooled read-only connection, off the async threads.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get().map_err(Error::internal)?;
+            f(&conn)
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+
+    pub fn stop(&mut self) {
+        self.writer.stop();
+    }
+}

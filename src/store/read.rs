@@ -1,0 +1,40 @@
+//! Reads, on any connection (the writer's transaction or a pooled reader).
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::StoredVersion;
+use crate::error::Error;
+
+const VERSION_COLUMNS: &str = "v.id, v.version, v.last_updated, v.resource";
+
+fn row_to_version(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
+    Ok(StoredVersion {
+        id: row.get(0)?,
+        version: row.get(1)?,
+        last_updated: row.get(2)?,
+        resource: row.get(3)?,
+    })
+}
+
+/// The current version of an appointment (None when unknown or expired).
+pub fn current(conn: &Connection, id: &str) -> Result<Option<StoredVersion>, Error> {
+    conn.prepare_cached(&format!(
+        "SELECT {VERSION_COLUMNS} FROM appointment a
+         JOIN appointment_version v ON v.id = a.id AND v.version = a.version
+         WHERE a.id = ?1"
+    ))
+    .and_then(|mut stmt| stmt.query_row(params![id], row_to_version).optional())
+    .map_err(Error::internal)
+}
+
+/// One version of an appointment.
+pub fn version(conn: &Connection, id: &str, version: i64) -> Result<Option<StoredVersion>, Error> {
+    conn.prepare_cached(&format!(
+        "SELECT {VERSION_COLUMNS} FROM appointment_version v WHERE v.id = ?1 AND v.version = ?2"
+    ))
+    .and_then(|mut stmt| {
+        stmt.query_row(params![id, version], row_to_version)
+            .optional()
+    })
+    .map_err(Error::internal)
+}

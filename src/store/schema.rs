@@ -1,0 +1,41 @@
+//! Applies `schema.sql` and guards its version (`PRAGMA user_version`).
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// The schema version this binary writes. Raise it with each change to `schema.sql`, and add
+/// the migration step from the previous version to `migrate`.
+pub const VERSION: i64 = 1;
+
+const SCHEMA: &str = include_str!("../../schema.sql");
+
+/// Connection settings every connection uses: WAL so readers never block the writer,
+/// FULL sync so an acknowledged write survives power loss, and a busy timeout for admins'
+/// sqlite3 sessions holding a lock.
+pub fn configure(conn: &Connection, synchronous: &str) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
+    ))
+}
+
+pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Setup(format!(
+            "could not switch to WAL (journal_mode is {mode})"
+        )));
+    }
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > VERSION {
+        return Err(StoreError::Setup(format!(
+            "the database has schema version {found}, newer than this binary knows ({VERSION}); \
+             run a newer appointment-registry"
+        )));
+    }
+    let tx = conn.transaction()?;
+    tx.execute_batch(SCHEMA)?;
+    tx.execute_batch(&format!("PRAGMA user_version = {VERSION}"))?;
+    tx.commit()?;
+    Ok(())
+}

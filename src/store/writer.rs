@@ -1,0 +1,114 @@
+//! The single writer: one thread owns the write connection and applies every write. It takes
+//! every job waiting in its queue (up to `max_batch`) and commits them in one transaction —
+//! group commit — with a savepoint per job so one failing job fails alone. Replies are sent only
+//! after COMMIT returns, so an acknowledged write is on disk.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, Transaction};
+use tokio::sync::oneshot;
+
+use super::ops::{self, WriteOp, WriteResult};
+use crate::error::Error;
+
+struct Job {
+    op: WriteOp,
+    reply: oneshot::Sender<Result<WriteResult, Error>>,
+}
+
+pub struct Writer {
+    queue: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    pub fn start(conn: Connection, max_batch: usize) -> std::io::Result<Writer> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("registry-writer".into())
+            .spawn(move || run(conn, rx, max_batch.max(1)))?;
+        Ok(Writer {
+            queue: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub async fn submit(&self, op: WriteOp) -> Result<WriteResult, Error> {
+        let (reply, answer) = oneshot::channel();
+        let queue = self
+            .queue
+            .as_ref()
+            .ok_or_else(|| Error::internal("writer stopped"))?;
+        queue
+            .send(Job { op, reply })
+            .map_err(|_| Error::internal("writer thread is gone"))?;
+        answer
+            .await
+            .map_err(|_| Error::internal("writer dropped a job without answering"))?
+    }
+
+    /// Lets the writer finish its queue, then joins it.
+    pub fn stop(&mut self) {
+        self.queue.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, max_batch: usize) {
+    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let results = commit_batch(&mut conn, &batch);
+        for (job, result) in batch.drain(..).zip(results) {
+            // A client that went away no longer wants its answer; the write stands.
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+/// Applies each job under its own savepoint, then commits once. If the commit itself fails,
+/// every job in the batch fails: none of them was acknowledged.
+fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Vec<Result<WriteResult, Error>> {
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return fail_all(batch.len(), &e),
+    };
+    let results: Vec<Result<WriteResult, Error>> =
+        batch.iter().map(|job| apply_one(&tx, &job.op)).collect();
+    match tx.commit() {
+        Ok(()) => results,
+        Err(e) => fail_all(batch.len(), &e),
+    }
+}
+
+fn apply_one(tx: &Transaction<'_>, op: &WriteOp) -> Result<WriteResult, Error> {
+    tx.execute_batch("SAVEPOINT job").map_err(Error::internal)?;
+    let result = ops::apply(tx, op);
+    let end = if result.is_ok() {
+        "RELEASE job"
+    } else {
+        "ROLLBACK TO job; RELEASE job"
+    };
+    tx.execute_batch(end).map_err(Error::internal)?;
+    result
+}
+
+fn fail_all(n: usize, cause: &rusqlite::Error) -> Vec<Result<WriteResult, Error>> {
+    log::error!("writer: batch of {n} failed to commit: {cause}");
+    (0..n).map(|_| Err(Error::internal(cause))).collect()
+}

@@ -1,0 +1,101 @@
+//! rustls server configuration with mandatory client certificates (RULES §5: mutual TLS).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("TLS: {what} file {path}: {reason}")]
+    File {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("TLS: {0}")]
+    Config(String),
+}
+
+/// Installs ring as the process-wide rustls crypto provider. Call first thing in `main` and in
+/// test set-up: if another dependency enables aws-lc-rs too, rustls cannot pick one and panics.
+pub fn install_crypto_provider() {
+    // Err only means a provider is already installed, which is what we want anyway.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn file_err(what: &'static str, path: &Path, reason: impl ToString) -> TlsError {
+    TlsError::File {
+        what,
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+fn load_certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| file_err(what, path, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| file_err(what, path, e))?;
+    if certs.is_empty() {
+        return Err(file_err(what, path, "contains no PEM CERTIFICATE block"));
+    }
+    Ok(certs)
+}
+
+/// Server config that demands a client certificate chaining to `client_ca_pem`.
+///
+/// The certificate file may hold the full chain (leaf first). ALPN offers only `http/1.1`.
+/// The ring provider is passed explicitly, so this works whether or not
+/// [`install_crypto_provider`] was called.
+pub fn server_config(
+    cert_pem: &Path,
+    key_pem: &Path,
+    client_ca_pem: &Path,
+) -> Result<ServerConfig, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let chain = load_certs("server certificate", cert_pem)?;
+    let key = PrivateKeyDer::from_pem_file(key_pem)
+        .map_err(|e| file_err("server private key", key_pem, e))?;
+
+    let mut roots = RootCertStore::empty();
+    for ca in load_certs("client CA certificate", client_ca_pem)? {
+        roots
+            .add(ca)
+            .map_err(|e| file_err("client CA certificate", client_ca_pem, e))?;
+    }
+    // Without allow_unauthenticated() the verifier makes a client certificate mandatory.
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| file_err("client CA certificate", client_ca_pem, format!("{e:?}")))?;
+
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(|e| {
+            TlsError::Config(format!(
+                "server certificate {} and key {} do not form a usable pair: {e}",
+                cert_pem.display(),
+                key_pem.display()
+            ))
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Subject DN of a DER certificate as text, e.g. `CN=appointment-registry-dev-client, O=...`.
+pub fn certificate_subject(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    cert.subject()
+        .to_string_with_registry(x509_parser::objects::oid_registry())
+        .ok()
+}
+
+#[cfg(test)]
+#[path = "tls_tests.rs"]
+mod tests;

@@ -1,0 +1,196 @@
+//! `spawn_app()`: the real server on port 0, its own temp folder, certificates made by rcgen,
+//! a temp SQLite file; and a real HTTPS client presenting the dev client certificate.
+
+use std::path::PathBuf;
+
+use appointment_registry::app::Application;
+use appointment_registry::config::Settings;
+use appointment_registry::pki::{self, DevPkiPaths};
+use appointment_registry::{auth, tls};
+use reqwest::{Client, Response};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::Value;
+
+pub const AUDIENCE: &str = "https://registry.test";
+pub const ORG: &str = "RA1";
+pub const WRITE_SCOPE: &str = "patient/Appointment.write";
+pub const READ_SCOPE: &str = "patient/Appointment.read";
+
+pub struct TestApp {
+    pub base: String,
+    pub port: u16,
+    pub client: Client,
+    pub pki: DevPkiPaths,
+    pub secret: Vec<u8>,
+    pub db_path: PathBuf,
+    pub settings: Settings,
+    // Dropped last: removes certificates and database.
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    tls::install_crypto_provider();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = pki::generate(&dir.path().join("pki")).expect("dev pki");
+    let mut settings = Settings::default();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.base_url = String::new();
+    settings.tls.cert = pki.server_cert.clone();
+    settings.tls.key = pki.server_key.clone();
+    settings.tls.client_ca = pki.ca_cert.clone();
+    settings.tls.generate_dev_pki = false;
+    settings.auth.audience = AUDIENCE.into();
+    settings.auth.hs256_secret_file = pki.jwt_secret.clone();
+    settings.database.path = dir.path().join("registry.db");
+    adjust(&mut settings);
+    settings.validate().expect("test settings are valid");
+
+    let app = Application::build(&settings).expect("server starts");
+    let port = app.port();
+    let base = app.base_url().to_string();
+    tokio::spawn(app.run_until_stopped());
+
+    let secret = std::fs::read(&pki.jwt_secret).expect("jwt secret");
+    TestApp {
+        client: client_for(&pki, Some(&pki)),
+        base,
+        port,
+        secret,
+        db_path: settings.database.path.clone(),
+        pki,
+        settings,
+        dir,
+    }
+}
+
+/// An HTTPS client trusting `server`'s CA and presenting `identity`'s client certificate
+/// (none when `identity` is None).
+pub fn client_for(server: &DevPkiPaths, identity: Option<&DevPkiPaths>) -> Client {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(&server.ca_cert).expect("ca pem") {
+        roots.add(cert.expect("ca cert")).expect("add root");
+    }
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let config = match identity {
+        Some(id) => {
+            let chain: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_file_iter(&id.client_cert)
+                    .expect("client pem")
+                    .map(|c| c.expect("client cert"))
+                    .collect();
+            let key = PrivateKeyDer::from_pem_file(&id.client_key).expect("client key");
+            builder
+                .with_client_auth_cert(chain, key)
+                .expect("client auth")
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Client::builder()
+        .use_preconfigured_tls(config)
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    pub fn token(&self) -> String {
+        self.token_with(&format!("{WRITE_SCOPE} {READ_SCOPE}"), ORG)
+    }
+
+    pub fn token_with(&self, scope: &str, org: &str) -> String {
+        auth::dev_token(&self.secret, AUDIENCE, None, scope, org, 300)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// POST /Appointment with a valid token.
+    pub async fn register(&self, content_type: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.client
+            .post(self.url("/Appointment"))
+            .bearer_auth(self.token())
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn register_json(&self, body: &Value) -> Response {
+        self.register("application/fhir+json", body.to_string())
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(self.token())
+            .send()
+            .await
+            .expect("request sent")
+    }
+}
+
+pub fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A registration that passes every rule (the NHS sample body with participant.status).
+pub fn valid_appointment() -> Value {
+    serde_json::json!({
+        "resourceType": "Appointment",
+        "meta": { "profile": ["https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Appointment-1"] },
+        "status": "booked",
+        "start": "2030-02-01T10:51:23.620+00:00",
+        "created": "2019-02-01T10:51:23+00:00",
+        "participant": [{
+            "actor": { "identifier": {
+                "use": "official",
+                "system": "https://fhir.nhs.uk/Id/nhs-number",
+                "value": "1234554321"
+            }},
+            "status": "accepted"
+        }]
+    })
+}
+
+/// The OperationOutcome body of a response, and its issues' Spine codes and diagnostics.
+pub async fn outcome(response: Response) -> (u16, Vec<(String, String)>) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("json OperationOutcome");
+    assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
+    let issues = body["issue"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|i| {
+            (
+                i["details"]["coding"][0]["code"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                i["diagnostics"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    (status, issues)
+}
+
+/// Asserts a 4xx OperationOutcome with `status` whose issues include `code` with a
+/// diagnostics text that mentions `mentions`.
+pub async fn assert_outcome(response: Response, status: u16, code: &str, mentions: &str) {
+    let (got, issues) = outcome(response).await;
+    assert_eq!(got, status, "{issues:?}");
+    assert!(
+        issues
+            .iter()
+            .any(|(c, d)| c == code && d.contains(mentions)),
+        "expected {code} mentioning '{mentions}' in {issues:?}"
+    );
+}

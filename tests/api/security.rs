@@ -1,0 +1,256 @@
+//! RULES.md §5: mutual TLS at the handshake, and a JWT on every request.
+
+use appointment_registry::pki;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn claims(edit: impl FnOnce(&mut Value)) -> Value {
+    let mut c = json!({
+        "iss": "https://tester.example", "sub": "tester", "aud": AUDIENCE,
+        "iat": now(), "exp": now() + 300,
+        "scope": "patient/Appointment.write patient/Appointment.read",
+        "requesting_organization": ORG,
+        "requesting_system": "200000000123"
+    });
+    edit(&mut c);
+    c
+}
+
+fn hs256(secret: &[u8], claims: &Value) -> String {
+    encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .unwrap()
+}
+
+fn unsigned(claims: &Value) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{header}.{payload}.")
+}
+
+async fn post_with(app: &TestApp, authorization: Option<String>) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url("/Appointment"))
+        .header("Content-Type", "application/fhir+json")
+        .body(valid_appointment().to_string());
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    request.send().await.unwrap()
+}
+
+async fn forbidden(response: reqwest::Response, code: &str) {
+    assert_eq!(response.status(), 403);
+    assert!(response.headers().contains_key("www-authenticate"));
+    assert_outcome(response, 403, code, "").await;
+}
+
+#[tokio::test]
+async fn every_bad_token_is_a_403_with_an_operation_outcome() {
+    let app = spawn_app().await;
+    let s = app.secret.clone();
+    forbidden(post_with(&app, None).await, "MISSING_OR_INVALID_HEADER").await;
+    forbidden(
+        post_with(&app, Some("Basic dXNlcjpwYXNz".into())).await,
+        "MISSING_OR_INVALID_HEADER",
+    )
+    .await;
+    forbidden(
+        post_with(&app, Some("Bearer garbage".into())).await,
+        "MISSING_OR_INVALID_HEADER",
+    )
+    .await;
+    let denied = [
+        (
+            "expired",
+            hs256(&s, &claims(|c| c["exp"] = json!(now() - 3600))),
+        ),
+        (
+            "no exp",
+            hs256(
+                &s,
+                &claims(|c| {
+                    c.as_object_mut().unwrap().remove("exp");
+                }),
+            ),
+        ),
+        (
+            "wrong aud",
+            hs256(
+                &s,
+                &claims(|c| c["aud"] = json!("https://elsewhere.example")),
+            ),
+        ),
+        ("bad signature", hs256(b"not-the-secret", &claims(|_| {}))),
+        ("alg none", unsigned(&claims(|_| {}))),
+        (
+            "read scope for a write",
+            hs256(
+                &s,
+                &claims(|c| c["scope"] = json!("patient/Appointment.read")),
+            ),
+        ),
+        (
+            "no scope",
+            hs256(
+                &s,
+                &claims(|c| {
+                    c.as_object_mut().unwrap().remove("scope");
+                }),
+            ),
+        ),
+    ];
+    for (why, token) in denied {
+        let response = post_with(&app, Some(format!("Bearer {token}"))).await;
+        assert_eq!(response.status(), 403, "{why}");
+        forbidden(response, "ACCESS DENIED").await;
+    }
+    // Nothing was registered by any of them.
+    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0);
+    // And the good token works, with requested_scope as the scope claim.
+    let ok = hs256(
+        &s,
+        &claims(|c| {
+            let scope = c.as_object_mut().unwrap().remove("scope").unwrap();
+            c["requested_scope"] = scope;
+        }),
+    );
+    assert_eq!(
+        post_with(&app, Some(format!("Bearer {ok}"))).await.status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn reads_need_a_token_too() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/Appointment/abc"))
+        .send()
+        .await
+        .unwrap();
+    forbidden(response, "MISSING_OR_INVALID_HEADER").await;
+}
+
+#[tokio::test]
+async fn unsigned_tokens_only_when_the_operator_opts_in_and_claims_still_count() {
+    let app = spawn_app_with(|s| s.auth.allow_unsigned = true).await;
+    let ok = unsigned(&claims(|_| {}));
+    assert_eq!(
+        post_with(&app, Some(format!("Bearer {ok}"))).await.status(),
+        201
+    );
+    let expired = unsigned(&claims(|c| c["exp"] = json!(now() - 3600)));
+    forbidden(
+        post_with(&app, Some(format!("Bearer {expired}"))).await,
+        "ACCESS DENIED",
+    )
+    .await;
+    let wrong_aud = unsigned(&claims(|c| c["aud"] = json!("x")));
+    forbidden(
+        post_with(&app, Some(format!("Bearer {wrong_aud}"))).await,
+        "ACCESS DENIED",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn algorithm_confusion_is_refused() {
+    let keys = format!("{}/src/auth/testdata", env!("CARGO_MANIFEST_DIR"));
+    let public = std::path::PathBuf::from(format!("{keys}/rsa_public.pem"));
+    let app = spawn_app_with(|s| s.auth.public_keys = vec![public.clone()]).await;
+    // An HS256 token keyed with the bytes of the server's trusted RSA public key.
+    let pem = std::fs::read(&public).unwrap();
+    let forged = hs256(&pem, &claims(|_| {}));
+    forbidden(
+        post_with(&app, Some(format!("Bearer {forged}"))).await,
+        "ACCESS DENIED",
+    )
+    .await;
+    // A real RS256 token with that key pair is accepted.
+    let private = std::fs::read(format!("{keys}/rsa_private.pem")).unwrap();
+    let rs = encode(
+        &Header::new(Algorithm::RS256),
+        &claims(|_| {}),
+        &EncodingKey::from_rsa_pem(&private).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        post_with(&app, Some(format!("Bearer {rs}"))).await.status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn handshake_requires_a_client_certificate_from_the_configured_ca() {
+    let app = spawn_app().await;
+    let anonymous = client_for(&app.pki, None);
+    let err = anonymous.get(app.url("/Appointment/x")).send().await;
+    assert!(
+        err.is_err(),
+        "a client without a certificate must not get an HTTP answer"
+    );
+
+    let foreign_dir = tempfile::tempdir().unwrap();
+    let foreign = pki::generate(foreign_dir.path()).unwrap();
+    let stranger = client_for(&app.pki, Some(&foreign));
+    let err = stranger.get(app.url("/Appointment/x")).send().await;
+    assert!(
+        err.is_err(),
+        "a certificate from another CA must fail the handshake"
+    );
+
+    // The configured client certificate gets through.
+    assert_eq!(app.get("/Appointment/x").await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_caller_is_recorded_with_the_registration() {
+    let app = spawn_app().await;
+    let token = hs256(
+        &app.secret,
+        &claims(|c| {
+            c["requesting_organization"] = json!({
+                "resourceType": "Organization",
+                "identifier": [{"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "RR8"}]
+            });
+        }),
+    );
+    assert_eq!(
+        post_with(&app, Some(format!("Bearer {token}")))
+            .await
+            .status(),
+        201
+    );
+    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
+    let (org, asid, cert): (String, String, String) = conn
+        .query_row(
+            "SELECT registered_by_org, registered_by_asid, registered_by_cert FROM appointment",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(org, "RR8");
+    assert_eq!(asid, "200000000123");
+    assert!(
+        cert.contains("CN=appointment-registry-dev-client"),
+        "{cert}"
+    );
+}
