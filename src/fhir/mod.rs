@@ -1,35 +1,109 @@
-// TEMPORARY STUB
+//! FHIR STU3 JSON/XML reading, structural validation and canonical writing,
+//! all driven by the XSD-derived table in `structure_gen.rs`.
+
+mod json_write;
+mod primitive;
+pub mod structure;
+mod structure_gen;
+mod validate;
+mod xhtml;
+mod xml_read;
+mod xml_tree;
+mod xml_write;
+
 pub use serde_json::Value;
+
+/// One problem found in a resource.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Issue {
+    /// FHIRPath-like location, e.g. "Appointment.participant[0].status".
     pub path: String,
+    /// Plain-words description.
     pub message: String,
+    /// FHIR IssueType code: "structure" | "required" | "value" | "code-invalid" | "invalid".
     pub issue_type: &'static str,
 }
+
+impl Issue {
+    pub(crate) fn new(path: &str, issue_type: &'static str, message: impl Into<String>) -> Self {
+        Issue {
+            path: path.to_string(),
+            message: message.into(),
+            issue_type,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
+    /// Not JSON / not well-formed XML / DTD or entity declaration present / root not a
+    /// known FHIR resource / no resourceType / not UTF-8. Maps to HTTP 400.
     #[error("{0}")]
     Unparseable(String),
+    /// Parsed, but violates base STU3 structure; every issue found. Maps to HTTP 422.
     #[error("invalid resource")]
     Invalid(Vec<Issue>),
 }
-pub fn read_json_lenient(b: &[u8]) -> Result<(Value, Vec<Issue>), ReadError> {
-    serde_json::from_slice(b)
-        .map(|v| (v, vec![]))
-        .map_err(|e| ReadError::Unparseable(e.to_string()))
+
+/// Reads a FHIR JSON resource and validates it.
+pub fn read_json(bytes: &[u8]) -> Result<Value, ReadError> {
+    strict(parse_json(bytes)?)
 }
-pub fn read_xml_lenient(_b: &[u8]) -> Result<(Value, Vec<Issue>), ReadError> {
-    Err(ReadError::Unparseable("x".into()))
+
+/// Reads a FHIR XML resource into the same JSON value the JSON form would give.
+pub fn read_xml(bytes: &[u8]) -> Result<Value, ReadError> {
+    strict(parse_xml(bytes)?)
 }
-pub fn write_json(v: &Value) -> Vec<u8> {
-    serde_json::to_vec(v).unwrap_or_default()
+
+/// Reads FHIR JSON, returning the resource together with its structural issues, so a caller
+/// can add its own rules' problems to the same report. Only `Unparseable` is an error here.
+pub fn parse_json(bytes: &[u8]) -> Result<(Value, Vec<Issue>), ReadError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ReadError::Unparseable("body is not valid UTF-8".into()))?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| ReadError::Unparseable(format!("not valid JSON: {e}")))?;
+    let Some(obj) = value.as_object() else {
+        return Err(ReadError::Unparseable("JSON body is not an object".into()));
+    };
+    match obj.get("resourceType") {
+        Some(Value::String(t)) if structure::is_known_resource(t) => {}
+        Some(Value::String(t)) => {
+            return Err(ReadError::Unparseable(format!(
+                "'{t}' is not a known FHIR resource type"
+            )))
+        }
+        _ => return Err(ReadError::Unparseable("resourceType is missing".into())),
+    }
+    let issues = validate(&value);
+    Ok((value, issues))
 }
-pub fn write_xml(_v: &Value) -> Vec<u8> {
-    vec![]
+
+/// Reads FHIR XML as [`parse_json`] reads JSON.
+pub fn parse_xml(bytes: &[u8]) -> Result<(Value, Vec<Issue>), ReadError> {
+    xml_read::read(bytes)
 }
-pub fn read_json(b: &[u8]) -> Result<Value, ReadError> {
-    read_json_lenient(b).map(|x| x.0)
+
+fn strict((value, issues): (Value, Vec<Issue>)) -> Result<Value, ReadError> {
+    if issues.is_empty() {
+        Ok(value)
+    } else {
+        Err(ReadError::Invalid(issues))
+    }
 }
-pub fn read_xml(b: &[u8]) -> Result<Value, ReadError> {
-    read_xml_lenient(b).map(|x| x.0)
+
+/// Structural validation of a resource in FHIR JSON form.
+pub fn validate(resource: &Value) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    validate::resource(resource, None, &mut issues);
+    issues
+}
+
+/// Canonical compact JSON: members in table order, resourceType first.
+pub fn write_json(resource: &Value) -> Vec<u8> {
+    json_write::write(resource)
+}
+
+/// XML declaration plus the resource in the FHIR namespace, compact.
+pub fn write_xml(resource: &Value) -> Vec<u8> {
+    xml_write::write(resource)
 }

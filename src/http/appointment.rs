@@ -76,8 +76,8 @@ async fn register(
 /// registry's own rules can be reported in the same OperationOutcome.
 fn read_resource(bytes: &[u8], format: Format) -> Result<(Value, Vec<Problem>), Error> {
     let read = match format {
-        Format::Json => fhir::read_json_lenient(bytes),
-        Format::Xml => fhir::read_xml_lenient(bytes),
+        Format::Json => fhir::parse_json(bytes),
+        Format::Xml => fhir::parse_xml(bytes),
     };
     let (resource, issues) = read.map_err(|e| Error::BadRequest(e.to_string()))?;
     let kind = resource

@@ -19,12 +19,10 @@ pub const READ_SCOPE: &str = "patient/Appointment.read";
 
 pub struct TestApp {
     pub base: String,
-    pub port: u16,
     pub client: Client,
     pub pki: DevPkiPaths,
     pub secret: Vec<u8>,
     pub db_path: PathBuf,
-    pub settings: Settings,
     // Dropped last: removes certificates and database.
     pub dir: tempfile::TempDir,
 }
@@ -51,7 +49,6 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     settings.validate().expect("test settings are valid");
 
     let app = Application::build(&settings).expect("server starts");
-    let port = app.port();
     let base = app.base_url().to_string();
     tokio::spawn(app.run_until_stopped());
 
@@ -59,11 +56,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp {
         client: client_for(&pki, Some(&pki)),
         base,
-        port,
         secret,
         db_path: settings.database.path.clone(),
         pki,
-        settings,
         dir,
     }
 }
@@ -160,10 +155,19 @@ pub fn valid_appointment() -> Value {
     })
 }
 
-/// The OperationOutcome body of a response, and its issues' Spine codes and diagnostics.
+/// The OperationOutcome body of a response (JSON or XML, read strictly), and its issues' Spine codes and diagnostics.
 pub async fn outcome(response: Response) -> (u16, Vec<(String, String)>) {
     let status = response.status().as_u16();
-    let body: Value = response.json().await.expect("json OperationOutcome");
+    let xml = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.to_str().unwrap_or("").starts_with("application/fhir+xml"));
+    let text = response.bytes().await.expect("body");
+    let body = if xml {
+        appointment_registry::fhir::read_xml(&text).expect("XML OperationOutcome")
+    } else {
+        appointment_registry::fhir::read_json(&text).expect("JSON OperationOutcome")
+    };
     assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
     let issues = body["issue"]
         .as_array()

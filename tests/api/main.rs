@@ -1,5 +1,9 @@
 //! Integration tests: each starts the real server over mutual TLS and talks to it as a client.
 
+mod cli;
+mod first_run;
 mod helpers;
+mod http;
 mod register;
 mod security;
+mod xsd;

@@ -1,0 +1,122 @@
+//! The command line: check-config, dev-certs, dev-token.
+
+use std::process::Command;
+
+use crate::helpers::*;
+
+fn registry() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_appointment-registry"));
+    // Only what each test sets reaches the binary.
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("REGISTRY_")) {
+        cmd.env_remove(k);
+    }
+    cmd
+}
+
+#[test]
+fn check_config_names_the_bad_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(
+        &file,
+        "[server]\nlisten = \"127.0.0.1:8443\"\nlisen = \"x\"\n",
+    )
+    .unwrap();
+    let out = registry()
+        .args(["check-config", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("lisen"),
+        "{out:?}"
+    );
+
+    std::fs::write(&file, "[limits]\nmax_body_bytes = \"lots\"\n").unwrap();
+    let out = registry()
+        .args(["check-config", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("max_body_bytes"),
+        "{out:?}"
+    );
+
+    let out = registry()
+        .args(["check-config", "--config"])
+        .arg(&file)
+        .env("REGISTRY_LIMITS__MAX_BODY_BYTES", "4096")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("max_body_bytes = 4096"));
+
+    // Without --config, ./config.toml is read; here it is fine and the environment breaks it.
+    std::fs::write(&file, "[limits]\nmax_body_bytes = 4096\n").unwrap();
+    let out = registry()
+        .args(["check-config"])
+        .current_dir(dir.path())
+        .env("REGISTRY_SERVER__LISTEN", "nowhere")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("server.listen"),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn dev_certs_and_dev_token_work_against_a_server() {
+    let app = spawn_app().await;
+    let out = registry()
+        .args(["dev-certs", "--out"])
+        .arg(app.dir.path().join("made"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    for f in [
+        "ca.crt",
+        "server.crt",
+        "server.key",
+        "client.crt",
+        "client.key",
+        "client.p12",
+        "jwt-secret",
+    ] {
+        assert!(app.dir.path().join("made").join(f).is_file(), "{f}");
+    }
+
+    let config = app.dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[auth]\naudience = \"{AUDIENCE}\"\nhs256_secret_file = \"{}\"\n[tls]\ngenerate_dev_pki = false\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n",
+            app.pki.jwt_secret.display(),
+            app.pki.server_cert.display(),
+            app.pki.server_key.display(),
+            app.pki.ca_cert.display()
+        ),
+    )
+    .unwrap();
+    let out = registry()
+        .args(["dev-token", "--org", "RX1", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let response = app
+        .client
+        .post(app.url("/Appointment"))
+        .bearer_auth(&token)
+        .header("Content-Type", "application/fhir+json")
+        .body(valid_appointment().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+}

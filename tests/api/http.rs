@@ -1,0 +1,163 @@
+//! HTTP conventions around registration and read: 400, 404, 405, 406, 413, 415, Prefer, _format.
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn unparseable_bodies_are_400() {
+    let app = spawn_app().await;
+    for (ct, body, mentions) in [
+        ("application/fhir+json", "{not json", ""),
+        ("application/fhir+json", "[1,2]", ""),
+        ("application/fhir+json", r#"{"resourceType":"Patient","id":"1"}"#, "Patient"),
+        ("application/fhir+json", r#"{"status":"booked"}"#, ""),
+        ("application/fhir+xml", "<Appointment xmlns=\"http://hl7.org/fhir\"><status value=\"booked\">", ""),
+        ("application/fhir+xml", "<Appointment><status value=\"booked\"/></Appointment>", ""),
+        (
+            "application/fhir+xml",
+            "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]>\
+             <Appointment xmlns=\"http://hl7.org/fhir\"><comment value=\"&lol2;\"/></Appointment>",
+            "",
+        ),
+        ("application/fhir+json", "", "empty"),
+    ] {
+        let response = app.register(ct, body.to_string()).await;
+        assert_outcome(response, 400, "BAD_REQUEST", mentions).await;
+    }
+}
+
+#[tokio::test]
+async fn unsupported_media_types_are_415() {
+    let app = spawn_app().await;
+    let body = valid_appointment().to_string();
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/fhir+json; charset=latin1",
+    ] {
+        let response = app.register(ct, body.clone()).await;
+        assert_outcome(response, 415, "UNSUPPORTED_MEDIA_TYPE", "").await;
+    }
+    // The other accepted names for JSON.
+    for ct in [
+        "application/json",
+        "application/json+fhir",
+        "application/fhir+json; charset=UTF-8",
+    ] {
+        assert_eq!(app.register(ct, body.clone()).await.status(), 201, "{ct}");
+    }
+}
+
+#[tokio::test]
+async fn bodies_past_the_limit_are_413() {
+    let app = spawn_app_with(|s| s.limits.max_body_bytes = 2048).await;
+    let mut big = valid_appointment();
+    big["comment"] = Value::String("x".repeat(4096));
+    let response = app.register("application/fhir+json", big.to_string()).await;
+    assert_eq!(response.status(), 413);
+    let (_, issues) = outcome(response).await;
+    assert!(issues[0].1.contains("2048"), "{issues:?}");
+}
+
+#[tokio::test]
+async fn read_errors() {
+    let app = spawn_app().await;
+    assert_outcome(
+        app.get("/Appointment/no-such-id").await,
+        404,
+        "NO_RECORD_FOUND",
+        "",
+    )
+    .await;
+    assert_outcome(
+        app.get("/Appointment/bad%20id!").await,
+        400,
+        "BAD_REQUEST",
+        "",
+    )
+    .await;
+    let created: Value = app
+        .register_json(&valid_appointment())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    assert_outcome(
+        app.get(&format!("/Appointment/{id}/_history/2")).await,
+        404,
+        "NO_RECORD_FOUND",
+        "",
+    )
+    .await;
+    assert_outcome(
+        app.get(&format!("/Appointment/{id}/_history/x")).await,
+        400,
+        "BAD_REQUEST",
+        "",
+    )
+    .await;
+    assert_outcome(app.get("/Patient/1").await, 404, "NO_RECORD_FOUND", "").await;
+}
+
+#[tokio::test]
+async fn unsupported_methods_are_405_with_allow() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .delete(app.url("/Appointment/abc"))
+        .bearer_auth(app.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert!(response.headers().contains_key("allow"));
+    assert_outcome(response, 405, "INVALID_REQUEST_TYPE", "DELETE").await;
+}
+
+#[tokio::test]
+async fn prefer_and_format_negotiation() {
+    let app = spawn_app().await;
+    let body = valid_appointment().to_string();
+    let send = |prefer: &'static str, accept: &'static str, query: &'static str| {
+        app.client
+            .post(app.url(&format!("/Appointment{query}")))
+            .bearer_auth(app.token())
+            .header("Content-Type", "application/fhir+json")
+            .header("Prefer", prefer)
+            .header("Accept", accept)
+            .body(body.clone())
+            .send()
+    };
+    let minimal = send("return=minimal", "*/*", "").await.unwrap();
+    assert_eq!(minimal.status(), 201);
+    assert!(minimal.headers().contains_key("location"));
+    assert!(minimal.text().await.unwrap().is_empty());
+
+    let oo = send("return=OperationOutcome", "application/fhir+json", "")
+        .await
+        .unwrap();
+    assert_eq!(oo.status(), 201);
+    let (_, issues) = outcome(oo).await;
+    assert_eq!(issues[0].0, "RESOURCE_CREATED");
+
+    let xml = send("return=representation", "application/fhir+xml", "")
+        .await
+        .unwrap();
+    assert!(xml.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/fhir+xml"));
+    let json = send("", "application/fhir+xml", "?_format=json")
+        .await
+        .unwrap();
+    assert!(json.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/fhir+json"));
+    let refused = send("", "text/html", "").await.unwrap();
+    assert_eq!(refused.status(), 406);
+    let bad_format = send("", "*/*", "?_format=html").await.unwrap();
+    assert_eq!(bad_format.status(), 400);
+}
