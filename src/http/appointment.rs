@@ -74,7 +74,7 @@ async fn register(
 
 /// Parses the body. Unreadable → 400; base-structure problems are returned (not raised) so the
 /// registry's own rules can be reported in the same OperationOutcome.
-fn read_resource(bytes: &[u8], format: Format) -> Result<(Value, Vec<Problem>), Error> {
+pub(super) fn read_resource(bytes: &[u8], format: Format) -> Result<(Value, Vec<Problem>), Error> {
     let read = match format {
         Format::Json => fhir::parse_json(bytes),
         Format::Xml => fhir::parse_xml(bytes),
@@ -97,7 +97,7 @@ fn read_resource(bytes: &[u8], format: Format) -> Result<(Value, Vec<Problem>), 
 }
 
 /// Sets the id and `meta.versionId`/`meta.lastUpdated`, keeping whatever else `meta` holds.
-fn stamp(resource: &mut Value, id: &str, version: i64, last_updated: &str) {
+pub(super) fn stamp(resource: &mut Value, id: &str, version: i64, last_updated: &str) {
     resource["id"] = json!(id);
     if !resource.get("meta").is_some_and(Value::is_object) {
         resource["meta"] = json!({});
@@ -178,7 +178,7 @@ pub async fn vread(
 }
 
 /// Shared shape of the reads: negotiate, authorise, look up, answer with the version's headers.
-async fn answer(
+pub(super) async fn answer(
     req: &HttpRequest,
     state: &AppState,
     lookup: impl std::future::Future<Output = Result<StoredVersion, Error>>,
@@ -199,7 +199,7 @@ async fn answer(
 }
 
 /// A FHIR logical id: `[A-Za-z0-9\-\.]{1,64}`.
-fn check_id(id: &str) -> Result<(), Error> {
+pub(super) fn check_id(id: &str) -> Result<(), Error> {
     let ok = !id.is_empty()
         && id.len() <= 64
         && id
@@ -214,7 +214,7 @@ fn check_id(id: &str) -> Result<(), Error> {
 
 /// A response about one stored version: Location, Content-Location, ETag, Last-Modified, and a
 /// body shaped by `Prefer`.
-fn versioned(
+pub(super) fn versioned(
     req: &HttpRequest,
     state: &AppState,
     status: StatusCode,

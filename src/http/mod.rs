@@ -3,9 +3,14 @@
 
 pub mod appointment;
 pub mod body;
+pub mod bundle;
 pub mod caller;
+pub mod cancel;
+pub mod history;
+pub mod metadata;
 pub mod negotiate;
 pub mod respond;
+pub mod search;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -23,15 +28,39 @@ pub struct AppState {
     pub max_body_bytes: usize,
 }
 
+/// The router. `metadata.rs` describes these same routes in the CapabilityStatement, and a
+/// test walks both so they cannot drift apart.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
+        web::resource("/metadata")
+            .route(web::get().to(metadata::capability_statement))
+            .default_service(web::to(not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/SearchParameter/{id}")
+            .route(web::get().to(metadata::search_parameter))
+            .default_service(web::to(not_allowed("GET"))),
+    )
+    .service(
         web::resource("/Appointment")
             .route(web::post().to(appointment::create))
+            .route(web::get().to(search::search_get))
+            .default_service(web::to(not_allowed("GET, POST"))),
+    )
+    .service(
+        web::resource("/Appointment/_search")
+            .route(web::post().to(search::search_post))
             .default_service(web::to(not_allowed("POST"))),
     )
     .service(
         web::resource("/Appointment/{id}")
             .route(web::get().to(appointment::read))
+            .route(web::put().to(cancel::update))
+            .default_service(web::to(not_allowed("GET, PUT"))),
+    )
+    .service(
+        web::resource("/Appointment/{id}/_history")
+            .route(web::get().to(history::instance))
             .default_service(web::to(not_allowed("GET"))),
     )
     .service(
@@ -40,6 +69,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(not_allowed("GET"))),
     )
     .default_service(web::to(not_found));
+}
+
+/// Placeholder answer for interactions still being built.
+pub(crate) fn not_implemented(req: &HttpRequest) -> HttpResponse {
+    let format = negotiate::response_format(req, Format::Json).unwrap_or(Format::Json);
+    respond::error(
+        &Error::MethodNotAllowed("not implemented yet".into()),
+        format,
+    )
 }
 
 fn not_allowed(
