@@ -1,11 +1,135 @@
-//! `GET /metadata`: the CapabilityStatement, and the `created` SearchParameter it declares.
+//! `GET /metadata`: the CapabilityStatement, and the `created` SearchParameter it declares
+//! (`created` is not a base STU3 search parameter). No JWT needed; TLS still is.
 
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
 
-pub async fn capability_statement(req: HttpRequest) -> HttpResponse {
-    super::not_implemented(&req)
+use super::negotiate::{self, Format};
+use super::{respond, AppState};
+use crate::error::Error;
+
+/// The Appointment interactions the router serves (see `http::routes`; a test checks each one).
+pub const INTERACTIONS: [&str; 6] = [
+    "create",
+    "read",
+    "vread",
+    "update",
+    "history-instance",
+    "search-type",
+];
+
+/// Search parameters: (name, type, documentation). `created` is defined by the registry.
+pub const SEARCH_PARAMS: [(&str, &str, &str); 7] = [
+    ("patient", "reference", "The patient: https://demographics.spineservices.nhs.uk/Patient/{nhs}, Patient/{nhs}, {nhs}, or https://fhir.nhs.uk/Id/nhs-number|{nhs}. Required."),
+    ("actor", "reference", "Same as patient (the registry's only actor is the patient)."),
+    ("Appointment.participant.actor", "reference", "Alias of actor, the parameter name the NHS Booking documentation uses."),
+    ("date", "date", "Appointment.start, with eq ne lt le gt ge prefixes and partial dates. Without a date bound, appointments that already started are left out."),
+    ("created", "date", "Appointment.created, with eq ne lt le gt ge prefixes and partial dates."),
+    ("status", "token", "Appointment.status; comma-separated codes match any."),
+    ("identifier", "token", "Appointment.identifier as system|value, |value or value."),
+];
+
+const CREATED_ID: &str = "Appointment-created";
+
+pub async fn capability_statement(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match negotiate::response_format(&req, Format::Json) {
+        Ok(format) => respond::resource(HttpResponse::Ok(), &statement(&state.base_url), format),
+        Err(e) => respond::error(&e, Format::Json),
+    }
 }
 
-pub async fn search_parameter(req: HttpRequest) -> HttpResponse {
-    super::not_implemented(&req)
+pub async fn search_parameter(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let format = match negotiate::response_format(&req, Format::Json) {
+        Ok(f) => f,
+        Err(e) => return respond::error(&e, Format::Json),
+    };
+    if path.as_str() == CREATED_ID {
+        respond::resource(
+            HttpResponse::Ok(),
+            &created_parameter(&state.base_url),
+            format,
+        )
+    } else {
+        respond::error(
+            &Error::NotFound(format!("no SearchParameter '{path}' here")),
+            format,
+        )
+    }
+}
+
+pub fn statement(base: &str) -> Value {
+    let search_params: Vec<Value> = SEARCH_PARAMS
+        .iter()
+        .map(|(name, kind, doc)| {
+            let mut p = json!({ "name": name, "type": kind, "documentation": doc });
+            if *name == "created" {
+                p["definition"] = json!(format!("{base}/SearchParameter/{CREATED_ID}"));
+            }
+            p
+        })
+        .collect();
+    json!({
+        "resourceType": "CapabilityStatement",
+        "url": format!("{base}/metadata"),
+        "name": "AppointmentRegistry",
+        "title": "Appointment Registry",
+        "status": "active",
+        "date": "2026-11-24",
+        "publisher": "Appointment Registry",
+        "description": "Registers booked appointments (NHS Booking 'Register an appointment'), with read, version-aware cancel, history and search. Search results: _count (default 50, at most 500), _sort (date, -date, created, -created), _format.",
+        "kind": "instance",
+        "software": { "name": "appointment-registry", "version": env!("CARGO_PKG_VERSION") },
+        "implementation": { "description": "Appointment Registry", "url": base },
+        "fhirVersion": "3.0.1",
+        "acceptUnknown": "no",
+        "format": ["application/fhir+json", "application/fhir+xml"],
+        "rest": [{
+            "mode": "server",
+            "security": {
+                "cors": false,
+                "service": [{
+                    "coding": [{ "system": "http://hl7.org/fhir/restful-security-service", "code": "Certificates" }],
+                    "text": "Mutual TLS"
+                }],
+                "description": "Mutual TLS: a client certificate chaining to the registry's configured CA is required at the handshake. Every request except GET /metadata carries Authorization: Bearer <JWT> (RS256/ES256, HS256 for local testing; exp and aud enforced); writes need scope patient/Appointment.write, reads patient/Appointment.read."
+            },
+            "resource": [{
+                "type": "Appointment",
+                "profile": { "reference": "https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Appointment-1" },
+                "interaction": INTERACTIONS.iter().map(|code| json!({ "code": code })).collect::<Vec<_>>(),
+                "versioning": "versioned-update",
+                "readHistory": true,
+                "updateCreate": false,
+                "conditionalCreate": true,
+                "conditionalRead": "not-supported",
+                "conditionalUpdate": false,
+                "conditionalDelete": "not-supported",
+                "searchParam": search_params
+            }]
+        }]
+    })
+}
+
+fn created_parameter(base: &str) -> Value {
+    json!({
+        "resourceType": "SearchParameter",
+        "id": CREATED_ID,
+        "url": format!("{base}/SearchParameter/{CREATED_ID}"),
+        "name": "created",
+        "status": "active",
+        "date": "2026-11-24",
+        "publisher": "Appointment Registry",
+        "code": "created",
+        "base": ["Appointment"],
+        "type": "date",
+        "description": "When the appointment was booked (Appointment.created). Used to filter and to expire registrations.",
+        "expression": "Appointment.created",
+        "xpath": "f:Appointment/f:created",
+        "xpathUsage": "normal",
+        "comparator": ["eq", "ne", "gt", "lt", "ge", "le"]
+    })
 }

@@ -161,3 +161,31 @@ async fn prefer_and_format_negotiation() {
     let bad_format = send("", "*/*", "?_format=html").await.unwrap();
     assert_eq!(bad_format.status(), 400);
 }
+
+#[tokio::test]
+async fn internal_errors_are_500_and_leak_nothing() {
+    let app = spawn_app().await;
+    // Break the database under the server: the identifier table is gone.
+    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
+    conn.execute_batch("DROP TABLE appointment_identifier")
+        .unwrap();
+    let mut resource = valid_appointment();
+    resource["identifier"] = serde_json::json!([{"system": "urn:ietf:rfc:3986", "value": "x"}]);
+    let response = app.register_json(&resource).await;
+    assert_eq!(response.status(), 500);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("INTERNAL_SERVER_ERROR"), "{text}");
+    for internal in [
+        "appointment_identifier",
+        "no such table",
+        "sqlite",
+        "SELECT",
+    ] {
+        assert!(!text.contains(internal), "leaked '{internal}': {text}");
+    }
+    // Nothing half-written stays: the failed registration left no appointment row.
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0);
+}

@@ -4,6 +4,7 @@ mod cli;
 mod first_run;
 mod helpers;
 mod http;
+mod metadata;
 mod register;
 mod security;
 mod xsd;

@@ -3,5 +3,6 @@
 
 mod common;
 mod negative;
+mod robustness;
 mod roundtrip;
 mod xsd;
