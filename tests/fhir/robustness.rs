@@ -18,13 +18,14 @@ const FIXTURES: [&str; 8] = [
 ];
 
 fn exercise(bytes: &[u8]) {
-    for parsed in [fhir::parse_json(bytes), fhir::parse_xml(bytes)] {
-        if let Ok((value, issues)) = parsed {
-            let paths: Vec<String> = issues.iter().map(|i| i.path.clone()).collect();
-            let _ = register::check(&value, &paths);
-            let _ = fhir::write_xml(&value);
-            let _ = fhir::write_json(&value);
-        }
+    for (value, issues) in [fhir::parse_json(bytes), fhir::parse_xml(bytes)]
+        .into_iter()
+        .flatten()
+    {
+        let paths: Vec<String> = issues.iter().map(|i| i.path.clone()).collect();
+        let _ = register::check(&value, &paths);
+        let _ = fhir::write_xml(&value);
+        let _ = fhir::write_json(&value);
     }
 }
 
