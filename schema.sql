@@ -43,3 +43,34 @@ CREATE TABLE IF NOT EXISTS appointment_identifier (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS appointment_identifier_value ON appointment_identifier (value);
 CREATE INDEX IF NOT EXISTS appointment_identifier_id ON appointment_identifier (id);
+
+-- One row per expiry pass (background task or `appointment-registry expire`): what RULES.md §7
+-- removed, and when.
+CREATE TABLE IF NOT EXISTS expiry_run (
+    id              INTEGER PRIMARY KEY,
+    started_at      TEXT NOT NULL,         -- when the pass began
+    finished_at     TEXT NOT NULL,
+    created_before  TEXT,                  -- cut-off for Appointment.created (NULL: rule off)
+    start_before    TEXT,                  -- cut-off for Appointment.start (NULL: rule off)
+    deleted         INTEGER NOT NULL,      -- appointments removed (their versions and identifiers go with them)
+    duration_ms     INTEGER NOT NULL,
+    trigger         TEXT NOT NULL          -- 'schedule' or 'command'
+);
+
+-- The current state, one readable row per appointment: what an admin usually wants.
+DROP VIEW IF EXISTS appointment_summary;
+CREATE VIEW appointment_summary AS
+SELECT a.id,
+       a.status,
+       a.nhs_number,
+       a.start_at,
+       a.created_at,
+       a.version,
+       a.last_updated,
+       a.registered_at,
+       a.registered_by_org  AS organisation,
+       a.registered_by_asid AS asid,
+       a.registered_by_cert AS certificate,
+       (SELECT group_concat(CASE i.system WHEN '' THEN i.value ELSE i.system || '|' || i.value END, ' ')
+          FROM appointment_identifier i WHERE i.id = a.id) AS identifiers
+  FROM appointment a;

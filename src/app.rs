@@ -3,16 +3,18 @@
 
 use std::net::TcpListener;
 use std::path::Path;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::{middleware, web, App, HttpServer};
+use actix_web::{web, App, HttpServer};
 
 use crate::auth::{AuthSettings, Verifier};
-use crate::config::Settings;
+use crate::config::{Expiry, Settings};
 use crate::http::caller::PeerCertificate;
-use crate::http::{self, AppState};
+use crate::http::{self, access_log, AppState};
+use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::{pki, tls};
+use crate::{expiry, pki, tls};
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -22,6 +24,8 @@ pub struct Application {
     port: u16,
     base_url: String,
     server: Server,
+    state: web::Data<AppState>,
+    expiry: Expiry,
 }
 
 impl Application {
@@ -41,10 +45,15 @@ impl Application {
         }
         let verifier = Verifier::new(&auth_settings(settings)?)
             .map_err(|e| StartError(format!("auth: {e}")))?;
+        let metrics = Arc::new(
+            Metrics::new(&settings.database.path)
+                .map_err(|e| StartError(format!("metrics: {e}")))?,
+        );
         let store = Store::open(
             &settings.database.path,
             settings.database.max_batch,
             settings.database.readers,
+            metrics.clone(),
         )
         .map_err(|e| {
             StartError(format!(
@@ -73,11 +82,13 @@ impl Application {
             verifier,
             base_url: base_url.clone(),
             max_body_bytes: settings.limits.max_body_bytes,
+            metrics,
         });
+        let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
-                .app_data(state.clone())
-                .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms"))
+                .app_data(app_state.clone())
+                .wrap_fn(access_log::observe)
                 .configure(http::routes)
         })
         .on_connect(|conn, data| {
@@ -114,6 +125,8 @@ impl Application {
             port: addr.port(),
             base_url,
             server,
+            state,
+            expiry: settings.expiry.clone(),
         })
     }
 
@@ -125,10 +138,25 @@ impl Application {
         &self.base_url
     }
 
-    /// Serves until SIGINT/SIGTERM (actix drains in-flight requests), then the store's writer
-    /// finishes its queue as the state is dropped.
+    /// Serves until SIGINT/SIGTERM: actix stops accepting and drains in-flight requests, then
+    /// the expiry task stops and the writer finishes its queue and checkpoints the WAL.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let task = self.expiry.enabled.then(|| {
+            let state = self.state.clone();
+            let config = self.expiry.clone();
+            tokio::spawn(
+                async move { expiry::schedule(&state.store, &config, &state.metrics).await },
+            )
+        });
+        let served = self.server.await;
+        if let Some(task) = task {
+            task.abort();
+        }
+        let state = self.state;
+        // Joining the writer blocks; keep it off the async thread.
+        let _ = actix_web::rt::task::spawn_blocking(move || state.store.stop()).await;
+        log::info!("stopped");
+        served
     }
 }
 

@@ -18,6 +18,8 @@ pub struct Settings {
     pub auth: Auth,
     pub database: Database,
     pub limits: Limits,
+    pub expiry: Expiry,
+    pub log: Log,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,6 +66,47 @@ pub struct Database {
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Expiry {
+    /// Run the background expiry task.
+    pub enabled: bool,
+    pub interval_seconds: u64,
+    /// Delete registrations whose `created` is older than this many days; 0 turns the rule off.
+    pub max_age_days: u32,
+    /// Delete registrations whose `start` passed more than this many days ago; 0 turns it off.
+    pub past_start_days: u32,
+    /// Rows deleted per writer job, so registrations keep flowing during a large purge.
+    pub chunk_rows: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// env_logger filter (`info`, `warn`, `appointment_registry=debug`, …); RUST_LOG overrides it.
+    pub level: String,
+}
+
+impl Default for Expiry {
+    fn default() -> Self {
+        Expiry {
+            enabled: true,
+            interval_seconds: 3600,
+            max_age_days: 365,
+            past_start_days: 30,
+            chunk_rows: 1000,
+        }
+    }
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: "info".into(),
+        }
+    }
 }
 
 impl Default for Server {
@@ -195,6 +238,18 @@ impl Settings {
                 "limits.max_body_bytes",
                 "must be between 1024 and 67108864".into(),
             );
+        }
+        if !(1..=7 * 86_400).contains(&self.expiry.interval_seconds) {
+            return bad(
+                "expiry.interval_seconds",
+                "must be between 1 and 604800".into(),
+            );
+        }
+        if !(1..=100_000).contains(&self.expiry.chunk_rows) {
+            return bad("expiry.chunk_rows", "must be between 1 and 100000".into());
+        }
+        if self.log.level.trim().is_empty() {
+            return bad("log.level", "must not be empty (e.g. \"info\")".into());
         }
         if self.tls.enabled && !self.tls.generate_dev_pki {
             for (key, path) in [

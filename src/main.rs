@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use appointment_registry::app::Application;
 use appointment_registry::config::Settings;
+use appointment_registry::expiry::{self, Cutoffs};
+use appointment_registry::metrics::Metrics;
+use appointment_registry::store::Store;
 use appointment_registry::{auth, pki, sample, tls};
 use clap::{Parser, Subcommand};
 
@@ -43,6 +46,17 @@ enum Command {
     },
     /// Load and validate the configuration, print the effective values.
     CheckConfig,
+    /// Run one expiry pass now (RULES.md §7) and print what it deleted.
+    Expire {
+        /// Only count what a pass would delete.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Copy the database, consistently, while the server runs (SQLite backup API).
+    Backup {
+        /// The copy to create (must not exist).
+        dest: PathBuf,
+    },
 }
 
 const DEFAULT_SCOPE: &str = "patient/Appointment.write patient/Appointment.read";
@@ -50,7 +64,6 @@ const DEFAULT_ORG: &str = "X26";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     tls::install_crypto_provider();
     let config = cli.config.as_deref();
     let result = match cli.command.unwrap_or(Command::Serve) {
@@ -58,6 +71,8 @@ fn main() -> ExitCode {
         Command::DevCerts { out } => dev_certs(&out),
         Command::DevToken { scope, org, ttl } => dev_token(config, &scope, &org, ttl),
         Command::CheckConfig => check_config(config),
+        Command::Expire { dry_run } => expire(config, dry_run),
+        Command::Backup { dest } => backup(config, &dest),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,8 +83,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(config: Option<&Path>) -> Result<(), String> {
+/// Logging at `[log] level`, unless RUST_LOG says otherwise.
+fn init_logging(level: &str) {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+}
+
+/// Loads the configuration and starts logging at its level.
+fn load(config: Option<&Path>) -> Result<Settings, String> {
     let settings = Settings::load(config).map_err(|e| e.to_string())?;
+    init_logging(&settings.log.level);
+    Ok(settings)
+}
+
+fn serve(config: Option<&Path>) -> Result<(), String> {
+    let settings = load(config)?;
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(&settings).map_err(|e| e.to_string())?;
         log::info!(
@@ -118,6 +145,7 @@ fn curl_hint(settings: &Settings, base_url: &str) -> Option<String> {
 }
 
 fn dev_certs(out: &Path) -> Result<(), String> {
+    init_logging("warn");
     let paths = pki::generate(out).map_err(|e| e.to_string())?;
     println!("wrote a development PKI to {}:", paths.dir.display());
     for p in [
@@ -136,7 +164,7 @@ fn dev_certs(out: &Path) -> Result<(), String> {
 }
 
 fn dev_token(config: Option<&Path>, scope: &str, org: &str, ttl: u64) -> Result<(), String> {
-    let settings = Settings::load(config).map_err(|e| e.to_string())?;
+    let settings = load(config)?;
     let path = &settings.auth.hs256_secret_file;
     let secret = std::fs::read(path).map_err(|e| {
         format!(
@@ -153,8 +181,63 @@ fn dev_token(config: Option<&Path>, scope: &str, org: &str, ttl: u64) -> Result<
 }
 
 fn check_config(config: Option<&Path>) -> Result<(), String> {
+    init_logging("warn");
     let settings = Settings::load(config).map_err(|e| e.to_string())?;
     print!("{}", settings.describe());
     println!("# configuration is valid");
+    Ok(())
+}
+
+fn expire(config: Option<&Path>, dry_run: bool) -> Result<(), String> {
+    let settings = load(config)?;
+    let cutoffs = Cutoffs::at(time::OffsetDateTime::now_utc(), &settings.expiry);
+    let describe = |c: &Option<String>| c.clone().unwrap_or_else(|| "(rule off)".into());
+    println!("created before: {}", describe(&cutoffs.created_before));
+    println!("start before:   {}", describe(&cutoffs.start_before));
+    let db = &settings.database.path;
+    if dry_run {
+        let conn =
+            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(|e| format!("database.path {}: {e}", db.display()))?;
+        let n = appointment_registry::store::expiry::count(
+            &conn,
+            cutoffs.created_before.as_deref(),
+            cutoffs.start_before.as_deref(),
+        )
+        .map_err(|e| e.to_string())?;
+        println!("would delete {n} appointment(s) (dry run: nothing deleted)");
+        return Ok(());
+    }
+    let metrics = std::sync::Arc::new(Metrics::new(db).map_err(|e| e.to_string())?);
+    let store = Store::open(db, settings.database.max_batch, 1, metrics)
+        .map_err(|e| format!("database.path {}: {e}", db.display()))?;
+    let run = actix_web::rt::System::new()
+        .block_on(expiry::run_pass(
+            &store,
+            &cutoffs,
+            settings.expiry.chunk_rows,
+            "command",
+            None,
+        ))
+        .map_err(|e| e.to_string())?;
+    store.stop();
+    println!(
+        "deleted {} appointment(s) in {} ms",
+        run.deleted, run.duration_ms
+    );
+    Ok(())
+}
+
+fn backup(config: Option<&Path>, dest: &Path) -> Result<(), String> {
+    let settings = load(config)?;
+    let report = appointment_registry::store::backup::backup(&settings.database.path, dest)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "backed up {} to {}: {} pages, {} appointment(s), integrity ok",
+        settings.database.path.display(),
+        dest.display(),
+        report.pages,
+        report.appointments
+    );
     Ok(())
 }

@@ -67,8 +67,14 @@ async fn register(
         if_none_exist,
     };
     match state.store.write(WriteOp::Create(Box::new(new))).await? {
-        WriteResult::Created(stored) => versioned(req, state, StatusCode::CREATED, &stored, format),
+        WriteResult::Created(stored) => {
+            state.metrics.registrations.inc();
+            versioned(req, state, StatusCode::CREATED, &stored, format)
+        }
         WriteResult::Existing(stored) => versioned(req, state, StatusCode::OK, &stored, format),
+        other => Err(Error::internal(format!(
+            "writer answered a create with {other:?}"
+        ))),
     }
 }
 

@@ -1,11 +1,13 @@
 //! The HTTP face of the registry: routing, negotiation, and turning results into responses.
 //! Nothing below this module knows about actix.
 
+pub mod access_log;
 pub mod appointment;
 pub mod body;
 pub mod bundle;
 pub mod caller;
 pub mod cancel;
+pub mod health;
 pub mod history;
 pub mod metadata;
 pub mod negotiate;
@@ -15,7 +17,10 @@ pub mod search;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::auth::Verifier;
+use std::sync::Arc;
+
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use negotiate::Format;
 
@@ -26,49 +31,53 @@ pub struct AppState {
     /// Absolute base URL without a trailing slash.
     pub base_url: String,
     pub max_body_bytes: usize,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The router. `metadata.rs` describes these same routes in the CapabilityStatement, and a
 /// test walks both so they cannot drift apart.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/metadata")
-            .route(web::get().to(metadata::capability_statement))
-            .default_service(web::to(not_allowed("GET"))),
-    )
-    .service(
-        web::resource("/SearchParameter/{id}")
-            .route(web::get().to(metadata::search_parameter))
-            .default_service(web::to(not_allowed("GET"))),
-    )
-    .service(
-        web::resource("/Appointment")
-            .route(web::post().to(appointment::create))
-            .route(web::get().to(search::search_get))
-            .default_service(web::to(not_allowed("GET, POST"))),
-    )
-    .service(
-        web::resource("/Appointment/_search")
-            .route(web::post().to(search::search_post))
-            .default_service(web::to(not_allowed("POST"))),
-    )
-    .service(
-        web::resource("/Appointment/{id}")
-            .route(web::get().to(appointment::read))
-            .route(web::put().to(cancel::update))
-            .default_service(web::to(not_allowed("GET, PUT"))),
-    )
-    .service(
-        web::resource("/Appointment/{id}/_history")
-            .route(web::get().to(history::instance))
-            .default_service(web::to(not_allowed("GET"))),
-    )
-    .service(
-        web::resource("/Appointment/{id}/_history/{vid}")
-            .route(web::get().to(appointment::vread))
-            .default_service(web::to(not_allowed("GET"))),
-    )
-    .default_service(web::to(not_found));
+    cfg.route("/_health", web::get().to(health::health))
+        .route("/_ready", web::get().to(health::ready))
+        .route("/_metrics", web::get().to(health::metrics))
+        .service(
+            web::resource("/metadata")
+                .route(web::get().to(metadata::capability_statement))
+                .default_service(web::to(not_allowed("GET"))),
+        )
+        .service(
+            web::resource("/SearchParameter/{id}")
+                .route(web::get().to(metadata::search_parameter))
+                .default_service(web::to(not_allowed("GET"))),
+        )
+        .service(
+            web::resource("/Appointment")
+                .route(web::post().to(appointment::create))
+                .route(web::get().to(search::search_get))
+                .default_service(web::to(not_allowed("GET, POST"))),
+        )
+        .service(
+            web::resource("/Appointment/_search")
+                .route(web::post().to(search::search_post))
+                .default_service(web::to(not_allowed("POST"))),
+        )
+        .service(
+            web::resource("/Appointment/{id}")
+                .route(web::get().to(appointment::read))
+                .route(web::put().to(cancel::update))
+                .default_service(web::to(not_allowed("GET, PUT"))),
+        )
+        .service(
+            web::resource("/Appointment/{id}/_history")
+                .route(web::get().to(history::instance))
+                .default_service(web::to(not_allowed("GET"))),
+        )
+        .service(
+            web::resource("/Appointment/{id}/_history/{vid}")
+                .route(web::get().to(appointment::vread))
+                .default_service(web::to(not_allowed("GET"))),
+        )
+        .default_service(web::to(not_found));
 }
 
 /// Placeholder answer for interactions still being built.

@@ -1,6 +1,8 @@
 //! SQLite storage: `schema.sql`, one writer thread for every write (group commit), and an r2d2
 //! pool of read-only connections. Nothing outside this module writes SQL.
 
+pub mod backup;
+pub mod expiry;
 pub mod ops;
 pub mod read;
 pub mod schema;
@@ -11,7 +13,10 @@ use std::path::Path;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
+use std::sync::Arc;
+
 use crate::error::Error;
+use crate::metrics::Metrics;
 pub use ops::{Author, IdentifierQuery, NewAppointment, WriteOp, WriteResult};
 use writer::Writer;
 
@@ -41,11 +46,16 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn open(path: &Path, max_batch: usize, readers: u32) -> Result<Store, StoreError> {
+    pub fn open(
+        path: &Path,
+        max_batch: usize,
+        readers: u32,
+        metrics: Arc<Metrics>,
+    ) -> Result<Store, StoreError> {
         let mut conn = Connection::open(path)?;
         schema::configure(&conn, "FULL")?;
         schema::apply(&mut conn)?;
-        let writer = Writer::start(conn, max_batch)
+        let writer = Writer::start(conn, max_batch, metrics)
             .map_err(|e| StoreError::Setup(format!("cannot start the writer thread: {e}")))?;
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
@@ -76,7 +86,16 @@ impl Store {
         .map_err(Error::internal)?
     }
 
-    pub fn stop(&mut self) {
+    /// Finishes queued writes, checkpoints the WAL and stops the writer.
+    pub fn stop(&self) {
         self.writer.stop();
+    }
+
+    /// Ready: the writer is alive and can take the write lock.
+    pub async fn ready(&self) -> Result<(), Error> {
+        if !self.writer.is_running() {
+            return Err(Error::internal("the writer thread is not running"));
+        }
+        self.write(WriteOp::Ping).await.map(|_| ())
     }
 }

@@ -36,6 +36,11 @@ pub struct NewAppointment {
 #[derive(Debug)]
 pub enum WriteOp {
     Create(Box<NewAppointment>),
+    /// Readiness probe: proves the writer answers and the file takes a write transaction.
+    Ping,
+    /// Deletes up to `limit` expired appointments (see `store::expiry`).
+    Expire(super::expiry::ExpireChunk),
+    RecordExpiry(super::expiry::ExpiryRun),
 }
 
 #[derive(Debug)]
@@ -43,11 +48,18 @@ pub enum WriteResult {
     Created(StoredVersion),
     /// Conditional create matched one existing appointment: nothing written.
     Existing(StoredVersion),
+    Done,
+    Deleted(u64),
 }
 
 pub fn apply(tx: &Transaction<'_>, op: &WriteOp) -> Result<WriteResult, Error> {
     match op {
         WriteOp::Create(new) => create(tx, new),
+        WriteOp::Ping => tx
+            .query_row("PRAGMA user_version", [], |_| Ok(WriteResult::Done))
+            .map_err(Error::internal),
+        WriteOp::Expire(chunk) => super::expiry::delete_chunk(tx, chunk).map(WriteResult::Deleted),
+        WriteOp::RecordExpiry(run) => super::expiry::record(tx, run).map(|_| WriteResult::Done),
     }
 }
 

@@ -3,7 +3,7 @@
 //! group commit — with a savepoint per job so one failing job fails alone. Replies are sent only
 //! after COMMIT returns, so an acknowledged write is on disk.
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, Transaction};
@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 
 use super::ops::{self, WriteOp, WriteResult};
 use crate::error::Error;
+use crate::metrics::Metrics;
 
 struct Job {
     op: WriteOp,
@@ -18,42 +19,68 @@ struct Job {
 }
 
 pub struct Writer {
-    queue: Option<mpsc::Sender<Job>>,
-    thread: Option<JoinHandle<()>>,
+    queue: Mutex<Option<mpsc::Sender<Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Writer {
-    pub fn start(conn: Connection, max_batch: usize) -> std::io::Result<Writer> {
+    pub fn start(
+        conn: Connection,
+        max_batch: usize,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<Job>();
+        let thread_metrics = metrics.clone();
         let thread = std::thread::Builder::new()
             .name("registry-writer".into())
-            .spawn(move || run(conn, rx, max_batch.max(1)))?;
+            .spawn(move || run(conn, rx, max_batch.max(1), &thread_metrics))?;
         Ok(Writer {
-            queue: Some(tx),
-            thread: Some(thread),
+            queue: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            metrics,
         })
     }
 
     pub async fn submit(&self, op: WriteOp) -> Result<WriteResult, Error> {
         let (reply, answer) = oneshot::channel();
-        let queue = self
-            .queue
-            .as_ref()
-            .ok_or_else(|| Error::internal("writer stopped"))?;
-        queue
-            .send(Job { op, reply })
-            .map_err(|_| Error::internal("writer thread is gone"))?;
+        {
+            let queue = self
+                .queue
+                .lock()
+                .map_err(|_| Error::internal("writer queue poisoned"))?;
+            let queue = queue
+                .as_ref()
+                .ok_or_else(|| Error::internal("the writer has stopped"))?;
+            queue
+                .send(Job { op, reply })
+                .map_err(|_| Error::internal("writer thread is gone"))?;
+        }
+        self.metrics.queue_depth.inc();
         answer
             .await
             .map_err(|_| Error::internal("writer dropped a job without answering"))?
     }
 
-    /// Lets the writer finish its queue, then joins it.
-    pub fn stop(&mut self) {
-        self.queue.take();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+    /// Stops taking jobs, lets the writer finish its queue and checkpoint the WAL, then joins it.
+    /// Safe to call more than once.
+    pub fn stop(&self) {
+        if let Ok(mut queue) = self.queue.lock() {
+            queue.take();
         }
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            if thread.join().is_err() {
+                log::error!("the writer thread panicked");
+            }
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.thread
+            .lock()
+            .map(|t| t.as_ref().is_some_and(|h| !h.is_finished()))
+            .unwrap_or(false)
     }
 }
 
@@ -63,7 +90,7 @@ impl Drop for Writer {
     }
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, max_batch: usize) {
+fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, max_batch: usize, metrics: &Metrics) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     while let Ok(first) = rx.recv() {
         batch.push(first);
@@ -73,12 +100,20 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, max_batch: usize) {
                 Err(_) => break,
             }
         }
+        metrics.queue_depth.sub(batch.len() as i64);
+        metrics.batch_size.observe(batch.len() as f64);
         let results = commit_batch(&mut conn, &batch);
         for (job, result) in batch.drain(..).zip(results) {
             // A client that went away no longer wants its answer; the write stands.
             let _ = job.reply.send(result);
         }
     }
+    // Queue closed and drained: fold the WAL into the main file so the copy an admin takes
+    // after shutdown is the whole database.
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+        log::warn!("writer: final WAL checkpoint failed: {e}");
+    }
+    log::info!("writer stopped: queue drained, WAL checkpointed");
 }
 
 /// Applies each job under its own savepoint, then commits once. If the commit itself fails,

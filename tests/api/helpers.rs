@@ -35,16 +35,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     tls::install_crypto_provider();
     let dir = tempfile::tempdir().expect("temp dir");
     let pki = pki::generate(&dir.path().join("pki")).expect("dev pki");
-    let mut settings = Settings::default();
-    settings.server.listen = "127.0.0.1:0".into();
-    settings.server.base_url = String::new();
-    settings.tls.cert = pki.server_cert.clone();
-    settings.tls.key = pki.server_key.clone();
-    settings.tls.client_ca = pki.ca_cert.clone();
-    settings.tls.generate_dev_pki = false;
-    settings.auth.audience = AUDIENCE.into();
-    settings.auth.hs256_secret_file = pki.jwt_secret.clone();
-    settings.database.path = dir.path().join("registry.db");
+    let settings = test_settings(&pki, &dir.path().join("registry.db"));
+    let mut settings = settings;
     adjust(&mut settings);
     settings.validate().expect("test settings are valid");
 
@@ -61,6 +53,23 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         pki,
         dir,
     }
+}
+
+/// Settings for a server on a free port with the test PKI and `db`.
+pub fn test_settings(pki: &DevPkiPaths, db: &std::path::Path) -> Settings {
+    let mut settings = Settings::default();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.base_url = String::new();
+    settings.tls.cert = pki.server_cert.clone();
+    settings.tls.key = pki.server_key.clone();
+    settings.tls.client_ca = pki.ca_cert.clone();
+    settings.tls.generate_dev_pki = false;
+    settings.auth.audience = AUDIENCE.into();
+    settings.auth.hs256_secret_file = pki.jwt_secret.clone();
+    settings.database.path = db.to_path_buf();
+    // Test data is from 2019: the scheduled expiry would delete it. Expiry tests turn it on.
+    settings.expiry.enabled = false;
+    settings
 }
 
 /// An HTTPS client trusting `server`'s CA and presenting `identity`'s client certificate
@@ -98,6 +107,10 @@ impl TestApp {
 
     pub fn token_with(&self, scope: &str, org: &str) -> String {
         auth::dev_token(&self.secret, AUDIENCE, None, scope, org, 300)
+    }
+
+    pub fn settings_with_db(&self, db: &std::path::Path) -> Settings {
+        test_settings(&self.pki, db)
     }
 
     pub fn url(&self, path: &str) -> String {

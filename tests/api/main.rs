@@ -5,6 +5,7 @@ mod first_run;
 mod helpers;
 mod http;
 mod metadata;
+mod ops;
 mod register;
 mod security;
 mod xsd;
