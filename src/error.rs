@@ -118,3 +118,12 @@ impl Error {
 pub fn unprocessable(problem: Problem) -> Error {
     Error::Unprocessable(vec![problem])
 }
+
+/// A 422 `INVALID_REQUEST_STATE`: the resource exists but its state does not allow the change.
+pub fn invalid_request_state(diagnostics: impl Into<String>) -> Error {
+    unprocessable(Problem::new(
+        "business-rule",
+        SpineCode::InvalidRequestState,
+        diagnostics,
+    ))
+}
