@@ -69,6 +69,7 @@ async fn register(
     match state.store.write(WriteOp::Create(Box::new(new))).await? {
         WriteResult::Created(stored) => versioned(req, state, StatusCode::CREATED, &stored, format),
         WriteResult::Existing(stored) => versioned(req, state, StatusCode::OK, &stored, format),
+        WriteResult::Updated(_) => Err(Error::internal("a registration was answered as an update")),
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod ops;
 pub mod read;
 pub mod schema;
+pub mod update;
 pub mod writer;
 
 use std::path::Path;
@@ -13,6 +14,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::Error;
 pub use ops::{Author, IdentifierQuery, NewAppointment, WriteOp, WriteResult};
+pub use update::Update;
 use writer::Writer;
 
 /// One stored version of an appointment.

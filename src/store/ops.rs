@@ -36,6 +36,8 @@ pub struct NewAppointment {
 #[derive(Debug)]
 pub enum WriteOp {
     Create(Box<NewAppointment>),
+    /// A version-aware update (cancel): see `update.rs`.
+    Update(Box<super::update::Update>),
 }
 
 #[derive(Debug)]
@@ -43,11 +45,14 @@ pub enum WriteResult {
     Created(StoredVersion),
     /// Conditional create matched one existing appointment: nothing written.
     Existing(StoredVersion),
+    /// A new version of an existing appointment.
+    Updated(StoredVersion),
 }
 
 pub fn apply(tx: &Transaction<'_>, op: &WriteOp) -> Result<WriteResult, Error> {
     match op {
         WriteOp::Create(new) => create(tx, new),
+        WriteOp::Update(update) => super::update::apply(tx, update),
     }
 }
 
