@@ -41,9 +41,15 @@ pub enum Error {
     /// 403 for a missing or malformed Authorization header.
     #[error("missing or invalid header: {0}")]
     MissingOrInvalidHeader(String),
-    /// 403 for a token that is not acceptable, or a caller not allowed to do this.
+    /// 403 for a token that is not acceptable.
     #[error("access denied: {0}")]
     AccessDenied(String),
+    /// 403 for a valid token without the scope the request needs.
+    #[error("insufficient scope: {0}")]
+    InsufficientScope(String),
+    /// 403 for a valid caller who may not touch this resource (another organisation's).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("not found: {0}")]
     NotFound(String),
     #[error("method not allowed: {0}")]
@@ -70,7 +76,10 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::BadRequest(_) | Error::InvalidParameter(_) => 400,
-            Error::MissingOrInvalidHeader(_) | Error::AccessDenied(_) => 403,
+            Error::MissingOrInvalidHeader(_)
+            | Error::AccessDenied(_)
+            | Error::InsufficientScope(_)
+            | Error::Forbidden(_) => 403,
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::NotAcceptable(_) => 406,
@@ -91,7 +100,9 @@ impl Error {
             Error::BadRequest(d) => one("invalid", S::BadRequest, d),
             Error::InvalidParameter(d) => one("invalid", S::InvalidParameter, d),
             Error::MissingOrInvalidHeader(d) => one("forbidden", S::MissingOrInvalidHeader, d),
-            Error::AccessDenied(d) => one("forbidden", S::AccessDenied, d),
+            Error::AccessDenied(d) | Error::InsufficientScope(d) | Error::Forbidden(d) => {
+                one("forbidden", S::AccessDenied, d)
+            }
             Error::NotFound(d) => one("not-found", S::NoRecordFound, d),
             Error::MethodNotAllowed(d) => one("not-supported", S::InvalidRequestType, d),
             Error::NotAcceptable(d) => one("not-supported", S::BadRequest, d),
@@ -117,4 +128,13 @@ impl Error {
 /// A 422 with one problem.
 pub fn unprocessable(problem: Problem) -> Error {
     Error::Unprocessable(vec![problem])
+}
+
+/// A 422 `INVALID_REQUEST_STATE`: the resource exists but its state does not allow the change.
+pub fn invalid_request_state(diagnostics: impl Into<String>) -> Error {
+    unprocessable(Problem::new(
+        "business-rule",
+        SpineCode::InvalidRequestState,
+        diagnostics,
+    ))
 }

@@ -21,6 +21,7 @@ pub enum SpineCode {
     InvalidRequestState,
     InternalServerError,
     ResourceCreated,
+    ResourceUpdated,
 }
 
 impl SpineCode {
@@ -42,6 +43,7 @@ impl SpineCode {
             SpineCode::DuplicateRejected => "DUPLICATE_REJECTED",
             SpineCode::InternalServerError => "INTERNAL_SERVER_ERROR",
             SpineCode::ResourceCreated => "RESOURCE_CREATED",
+            SpineCode::ResourceUpdated => "RESOURCE_UPDATED",
         }
     }
 
@@ -63,6 +65,7 @@ impl SpineCode {
             SpineCode::DuplicateRejected => "Create would lead to creation of a duplicate resource",
             SpineCode::InternalServerError => "Unexpected internal server error",
             SpineCode::ResourceCreated => "New resource created",
+            SpineCode::ResourceUpdated => "Resource has been successfully updated",
         }
     }
 }

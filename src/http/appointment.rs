@@ -92,7 +92,7 @@ pub(super) fn read_resource(bytes: &[u8], format: Format) -> Result<(Value, Vec<
         .unwrap_or("");
     if kind != "Appointment" {
         return Err(Error::BadRequest(format!(
-            "the body is a {kind}; POST /Appointment takes an Appointment"
+            "the body is a {kind}; an Appointment is expected here"
         )));
     }
     let problems = issues
@@ -245,10 +245,17 @@ pub(super) fn versioned(
     match prefer {
         Some(PreferReturn::Minimal) => Ok(builder.finish()),
         Some(PreferReturn::OperationOutcome) => {
+            // What happened, in Spine's words: created, updated, or (conditional create)
+            // nothing, because the appointment was already registered.
+            let (code, what) = match (req.method().as_str(), status) {
+                ("PUT", _) => (SpineCode::ResourceUpdated, "updated to"),
+                (_, StatusCode::CREATED) => (SpineCode::ResourceCreated, "created as"),
+                _ => (SpineCode::DuplicateRejected, "already registered as"),
+            };
             let outcome = outcome::information(
-                SpineCode::ResourceCreated,
+                code,
                 &format!(
-                    "appointment {} version {} stored",
+                    "appointment {} {what} version {}",
                     stored.id, stored.version
                 ),
             );

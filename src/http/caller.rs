@@ -2,7 +2,7 @@
 //! certificate's subject captured when the connection was accepted.
 
 use actix_web::http::header;
-use actix_web::HttpRequest;
+use actix_web::{HttpMessage, HttpRequest};
 
 use crate::auth::{Access, AuthError, Caller};
 use crate::error::Error;
@@ -21,14 +21,16 @@ pub fn authorise(req: &HttpRequest, state: &AppState, access: Access) -> Result<
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    state.verifier.verify(header, access).map_err(|e| match e {
+    let caller = state.verifier.verify(header, access).map_err(|e| match e {
         AuthError::MissingHeader | AuthError::MalformedHeader(_) => {
             Error::MissingOrInvalidHeader(e.to_string())
         }
-        AuthError::InvalidToken(_) | AuthError::InsufficientScope(_) => {
-            Error::AccessDenied(e.to_string())
-        }
-    })
+        AuthError::InvalidToken(_) => Error::AccessDenied(e.to_string()),
+        AuthError::InsufficientScope(_) => Error::InsufficientScope(e.to_string()),
+    })?;
+    // For the access log: who it was, once the request is done.
+    req.extensions_mut().insert(caller.clone());
+    Ok(caller)
 }
 
 pub fn author(req: &HttpRequest, caller: &Caller) -> Author {

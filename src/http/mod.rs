@@ -61,6 +61,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(search::search_post))
                 .default_service(web::to(not_allowed("POST"))),
         )
+        // Type-level history is not offered: answer as for any unknown path, not as a bad id.
+        .service(web::resource("/Appointment/_history").to(not_found))
         .service(
             web::resource("/Appointment/{id}")
                 .route(web::get().to(appointment::read))

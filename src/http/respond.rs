@@ -34,14 +34,16 @@ pub fn error(err: &Error, format: Format) -> HttpResponse {
     }
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(status);
-    if status == StatusCode::FORBIDDEN {
-        builder.insert_header((
-            header::WWW_AUTHENTICATE,
-            match err {
-                Error::MissingOrInvalidHeader(_) => "Bearer",
-                _ => "Bearer error=\"invalid_token\"",
-            },
-        ));
+    // RFC 6750 §3: say why the bearer token failed; an authorisation refusal of a good token
+    // (another organisation's appointment) is not a token problem and gets no challenge.
+    let challenge = match err {
+        Error::MissingOrInvalidHeader(_) => Some("Bearer"),
+        Error::AccessDenied(_) => Some("Bearer error=\"invalid_token\""),
+        Error::InsufficientScope(_) => Some("Bearer error=\"insufficient_scope\""),
+        _ => None,
+    };
+    if let Some(challenge) = challenge {
+        builder.insert_header((header::WWW_AUTHENTICATE, challenge));
     }
     resource(builder, &outcome::from_error(err), format)
 }

@@ -1,5 +1,6 @@
 //! The registry's rules (RULES.md §1–§4) as pure functions over parsed resources.
 
+pub mod cancel;
 pub mod instant;
 pub mod nhs_number;
 pub mod patient;

@@ -6,6 +6,7 @@ pub mod expiry;
 pub mod ops;
 pub mod read;
 pub mod schema;
+pub mod update;
 pub mod writer;
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use crate::error::Error;
 use crate::metrics::Metrics;
 pub use ops::{Author, IdentifierQuery, NewAppointment, WriteOp, WriteResult};
+pub use update::Update;
 use writer::Writer;
 
 /// One stored version of an appointment.

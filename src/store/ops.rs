@@ -36,6 +36,8 @@ pub struct NewAppointment {
 #[derive(Debug)]
 pub enum WriteOp {
     Create(Box<NewAppointment>),
+    /// A version-aware update (cancel): see `update.rs`.
+    Update(Box<super::update::Update>),
     /// Readiness probe: proves the writer answers and the file takes a write transaction.
     Ping,
     /// Deletes up to `limit` expired appointments (see `store::expiry`).
@@ -48,6 +50,8 @@ pub enum WriteResult {
     Created(StoredVersion),
     /// Conditional create matched one existing appointment: nothing written.
     Existing(StoredVersion),
+    /// A new version of an existing appointment.
+    Updated(StoredVersion),
     Done,
     Deleted(u64),
 }
@@ -55,6 +59,7 @@ pub enum WriteResult {
 pub fn apply(tx: &Transaction<'_>, op: &WriteOp) -> Result<WriteResult, Error> {
     match op {
         WriteOp::Create(new) => create(tx, new),
+        WriteOp::Update(update) => super::update::apply(tx, update),
         WriteOp::Ping => tx
             .query_row("PRAGMA user_version", [], |_| Ok(WriteResult::Done))
             .map_err(Error::internal),

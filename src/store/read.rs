@@ -38,3 +38,17 @@ pub fn version(conn: &Connection, id: &str, version: i64) -> Result<Option<Store
     })
     .map_err(Error::internal)
 }
+
+/// Every version of an appointment, newest first (empty when unknown or expired).
+pub fn history(conn: &Connection, id: &str) -> Result<Vec<StoredVersion>, Error> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {VERSION_COLUMNS} FROM appointment_version v WHERE v.id = ?1
+             ORDER BY v.version DESC"
+        ))
+        .map_err(Error::internal)?;
+    let rows = stmt
+        .query_map(params![id], row_to_version)
+        .map_err(Error::internal)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(Error::internal)
+}
