@@ -4,6 +4,7 @@
 pub mod ops;
 pub mod read;
 pub mod schema;
+pub mod search;
 pub mod writer;
 
 use std::path::Path;
