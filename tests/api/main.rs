@@ -5,5 +5,8 @@ mod first_run;
 mod helpers;
 mod http;
 mod register;
+mod search;
+mod search_paging;
+mod search_support;
 mod security;
 mod xsd;

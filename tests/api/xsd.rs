@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-fn assert_schema_valid(name: &str, xml: &[u8]) {
+pub fn assert_schema_valid(name: &str, xml: &[u8]) {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("server-xml");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(format!("{name}.xml"));
