@@ -6,7 +6,23 @@ use futures_util::StreamExt;
 
 use crate::error::Error;
 
+/// The body, which must not be empty (a resource is expected).
 pub async fn read(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, Error> {
+    let body = read_any(req, payload, limit).await?;
+    if body.is_empty() {
+        return Err(Error::BadRequest(
+            "the request body is empty: send an Appointment".into(),
+        ));
+    }
+    Ok(body)
+}
+
+/// The body, possibly empty (a search form may carry every parameter in the URL).
+pub async fn read_any(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
@@ -35,11 +51,6 @@ pub async fn read(
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
-    }
-    if body.is_empty() {
-        return Err(Error::BadRequest(
-            "the request body is empty: send an Appointment".into(),
-        ));
     }
     Ok(body)
 }

@@ -82,15 +82,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
-/// Placeholder answer for interactions still being built.
-pub(crate) fn not_implemented(req: &HttpRequest) -> HttpResponse {
-    let format = negotiate::response_format(req, Format::Json).unwrap_or(Format::Json);
-    respond::error(
-        &Error::MethodNotAllowed("not implemented yet".into()),
-        format,
-    )
-}
-
 fn not_allowed(
     allow: &'static str,
 ) -> impl Fn(HttpRequest) -> std::future::Ready<HttpResponse> + Clone {

@@ -1,11 +1,120 @@
-//! `GET /Appointment?…` and `POST /Appointment/_search` (RULES.md §4).
+//! `GET /Appointment?…` and `POST /Appointment/_search` (RULES.md §4): authorise, gather the
+//! parameters, let `registry::search` make the query and `store::search` run it, answer with a
+//! searchset Bundle.
 
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::Value;
 
-pub async fn search_get(req: HttpRequest) -> HttpResponse {
-    super::not_implemented(&req)
+use super::bundle::{self, Entry};
+use super::negotiate::{self, Format};
+use super::{body, caller, respond, AppState};
+use crate::auth::Access;
+use crate::error::Error;
+use crate::registry::search;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+pub async fn search_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    answer(&req, async {
+        caller::authorise(&req, &state, Access::Read)?;
+        let pairs = negotiate::url_pairs(req.query_string());
+        bundle_for(&req, &state, &pairs).await
+    })
+    .await
 }
 
-pub async fn search_post(req: HttpRequest) -> HttpResponse {
-    super::not_implemented(&req)
+/// The form body's parameters are added to the URL's, as FHIR says for `_search`.
+pub async fn search_post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    answer(&req, async {
+        caller::authorise(&req, &state, Access::Read)?;
+        let form = body::read_any(&req, payload, state.max_body_bytes).await?;
+        let mut pairs = negotiate::url_pairs(req.query_string());
+        if !form.is_empty() {
+            let media = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .map(|v| v.trim().to_ascii_lowercase());
+            if media.as_deref() != Some(FORM) {
+                return Err(Error::UnsupportedMediaType(format!(
+                    "POST /Appointment/_search takes a {FORM} body"
+                )));
+            }
+            let text = std::str::from_utf8(&form)
+                .map_err(|_| Error::BadRequest("the form body is not UTF-8".into()))?;
+            pairs.extend(negotiate::url_pairs(text));
+        }
+        bundle_for(&req, &state, &pairs).await
+    })
+    .await
+}
+
+/// Negotiates the format first, so even a refusal comes in the format asked for.
+async fn answer(
+    req: &HttpRequest,
+    work: impl std::future::Future<Output = Result<Value, Error>>,
+) -> HttpResponse {
+    let format = match negotiate::response_format(req, Format::Json) {
+        Ok(f) => f,
+        Err(e) => return respond::error(&e, Format::Json),
+    };
+    match work.await {
+        Ok(bundle) => respond::resource(HttpResponse::Ok(), &bundle, format),
+        Err(e) => respond::error(&e, format),
+    }
+}
+
+async fn bundle_for(
+    req: &HttpRequest,
+    state: &AppState,
+    pairs: &[(String, String)],
+) -> Result<Value, Error> {
+    let query = search::parse(pairs, time::OffsetDateTime::now_utc())?;
+    let run = query.clone();
+    let page = state
+        .store
+        .read(move |c| crate::store::search::run(c, &run))
+        .await?;
+    // The links keep the URL's _format, so a client following them gets the same format.
+    let format = negotiate::url_pairs(req.query_string())
+        .into_iter()
+        .find(|(k, _)| k == "_format");
+    let link = |params: Vec<(&'static str, String)>| {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &params {
+            form.append_pair(k, v);
+        }
+        if let Some((k, v)) = &format {
+            form.append_pair(k, v);
+        }
+        format!("{}/Appointment?{}", state.base_url, form.finish())
+    };
+    let mut links = vec![("self", link(query.self_params()))];
+    if let (true, Some(last)) = (page.more, page.found.last()) {
+        links.push(("next", link(query.next_params(&last.key))));
+    }
+    let entries = page
+        .found
+        .into_iter()
+        .map(|f| {
+            Ok(Entry {
+                full_url: format!("{}/Appointment/{}", state.base_url, f.key.id),
+                resource: serde_json::from_str(&f.resource).map_err(Error::internal)?,
+                search_mode: Some("match"),
+                request: None,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(bundle::bundle(
+        "searchset",
+        Some(page.total),
+        &links,
+        entries,
+    ))
 }

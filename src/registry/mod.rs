@@ -5,3 +5,5 @@ pub mod instant;
 pub mod nhs_number;
 pub mod patient;
 pub mod register;
+pub mod search;
+pub mod search_date;

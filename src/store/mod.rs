@@ -6,6 +6,7 @@ pub mod expiry;
 pub mod ops;
 pub mod read;
 pub mod schema;
+pub mod search;
 pub mod update;
 pub mod writer;
 

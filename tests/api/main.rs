@@ -8,5 +8,8 @@ mod http;
 mod metadata;
 mod ops;
 mod register;
+mod search;
+mod search_paging;
+mod search_support;
 mod security;
 mod xsd;

@@ -1,0 +1,228 @@
+//! RULES.md §4 paging: `_count`, `next` links that stay exact while registrations continue
+//! (keyset paging), and query plans that use the indexes for every search shape.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use appointment_registry::registry::search;
+use appointment_registry::store::search::{count_statement, page_statement};
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::search_support::*;
+
+/// Follows `next` from `first` to the end; every page is checked and returned.
+async fn all_pages(app: &TestApp, first: &str, between: impl AsyncFn(usize)) -> Vec<Value> {
+    let mut pages = vec![search(app, first).await];
+    while let Some(next) = pages.last().and_then(|p| link(p, "next")) {
+        between(pages.len()).await;
+        let query = next
+            .strip_prefix(&format!("{}/Appointment?", app.base))
+            .expect("next link on this server");
+        pages.push(search(app, query).await);
+        assert!(pages.len() < 100, "paging does not end");
+    }
+    pages
+}
+
+#[tokio::test]
+async fn count_limits_the_page_and_next_continues() {
+    let app = spawn_app().await;
+    for day in 1..=(search::DEFAULT_COUNT + 1) {
+        let start = format!("2030-01-{:02}T00:00:00Z", day % 28 + 1);
+        add_at(&app, P, &start, "2019-01-01T00:00:00Z").await;
+    }
+    let all = search::DEFAULT_COUNT + 1;
+    let first = search(&app, &format!("patient={P}")).await;
+    assert_eq!(first["total"], all);
+    assert_eq!(ids(&first).len(), search::DEFAULT_COUNT, "default _count");
+    assert!(link(&first, "next").is_some());
+    let one = search(&app, &format!("patient={P}&_count=1")).await;
+    assert_eq!((ids(&one).len(), one["total"].clone()), (1, all.into()));
+    let zero = search(&app, &format!("patient={P}&_count=0")).await;
+    assert_eq!((ids(&zero).len(), zero["total"].clone()), (0, all.into()));
+    let big = search(&app, &format!("patient={P}&_count=100000")).await;
+    assert_eq!(ids(&big).len(), all);
+    assert!(link(&big, "next").is_none());
+    let max = format!("_count={}", search::MAX_COUNT);
+    assert!(
+        link(&big, "self").unwrap().contains(&max),
+        "the page size used"
+    );
+    // A page token belongs to its sort.
+    let next = link(&one, "next").unwrap();
+    let token = next
+        .split("_page=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let other = format!("patient={P}&_count=1&_sort=-date&_page={token}");
+    refused(&app, &other, "_page").await;
+}
+
+/// Every appointment present when paging starts comes back exactly once, whatever is
+/// registered meanwhile — in the background, and deliberately ahead of the reader's position
+/// between pages (which would shift an OFFSET-paged result and repeat rows).
+#[tokio::test]
+async fn paging_is_exact_while_registrations_continue() {
+    let app = Arc::new(spawn_app().await);
+    let mut existing = BTreeSet::new();
+    for i in 0..23u32 {
+        let start = format!("2031-{:02}-{:02}T10:00:00Z", i % 12 + 1, i % 27 + 1);
+        let created = format!("2019-{:02}-{:02}T10:00:00Z", (i * 5) % 12 + 1, i % 28 + 1);
+        existing.insert(add_at(&app, P, &start, &created).await);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let background = {
+        let (app, stop) = (app.clone(), stop.clone());
+        tokio::spawn(async move {
+            // Bounded and paced, so it overlaps the paging and the paging can still end.
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) && n < 80 {
+                tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+                let start = format!("2031-{:02}-15T0{}:00:00Z", n % 12 + 1, n % 10);
+                add_at(&app, P, &start, "2020-01-01T00:00:00Z").await;
+                n += 1;
+            }
+            n
+        })
+    };
+    for sort in ["date", "-created", "-date", "created"] {
+        // An appointment that sorts before every other one in this order.
+        let ahead = |_: usize| {
+            let app = app.clone();
+            async move {
+                let (start, created) = match sort {
+                    "date" => ("2030-06-01T00:00:00Z", "2019-01-01T00:00:00Z"),
+                    "-date" => ("2040-01-01T00:00:00Z", "2019-01-01T00:00:00Z"),
+                    "created" => ("2031-06-01T00:00:00Z", "2000-01-01T00:00:00Z"),
+                    _ => ("2031-06-01T00:00:00Z", "2029-01-01T00:00:00Z"),
+                };
+                add_at(&app, P, start, created).await;
+            }
+        };
+        let pages = all_pages(&app, &format!("patient={P}&_count=4&_sort={sort}"), ahead).await;
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for page in &pages {
+            assert!(ids(page).len() <= 4);
+            for id in ids(page) {
+                *seen.entry(id).or_default() += 1;
+            }
+        }
+        let repeated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(repeated.is_empty(), "{sort}: returned twice: {repeated:?}");
+        for id in &existing {
+            assert_eq!(seen.get(id), Some(&1), "{sort}: {id} missing");
+        }
+        assert!(pages.len() > existing.len() / 4, "{sort}: really paged");
+        // Each page is in order, and pages follow one another.
+        let key = |e: &Value| {
+            let field = if sort.ends_with("date") {
+                "start"
+            } else {
+                "created"
+            };
+            e["resource"][field].as_str().unwrap().to_string()
+        };
+        let keys: Vec<String> = pages
+            .iter()
+            .flat_map(|p| p["entry"].as_array().cloned().unwrap_or_default())
+            .map(|e| key(&e))
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        if sort.starts_with('-') {
+            sorted.reverse();
+        }
+        assert_eq!(keys, sorted, "{sort}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let registered_meanwhile = background.await.unwrap();
+    assert!(registered_meanwhile > 0, "registrations ran during paging");
+}
+
+/// Every shape of search is answered from an index: no full scan of any table, and pages come
+/// in index order (no temporary sort of all the patient's matches).
+#[tokio::test]
+async fn every_search_shape_uses_the_indexes() {
+    let app = spawn_app().await;
+    let db = rusqlite::Connection::open_with_flags(
+        &app.db_path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let filters = [
+        "",
+        "&date=2019",
+        "&date=ne2019-02",
+        "&date=ge2019&date=lt2020",
+        "&created=gt2019-02-01T10:00",
+        "&created=ne2019",
+        "&status=booked,cancelled",
+        "&identifier=urn:x%7Cv",
+        "&identifier=v",
+        "&date=2019&created=2019&status=booked&identifier=v",
+    ];
+    let token = |sort: &str| {
+        let q = search::parse(&pairs(&format!("patient={P}&_sort={sort}")), now).unwrap();
+        let last = search::PageKey {
+            sort_value: "2030-01-01T00:00:00.000Z".into(),
+            id: "x".into(),
+        };
+        q.next_params(&last).last().unwrap().1.clone()
+    };
+    for sort in ["date", "-date", "created", "-created"] {
+        for filter in filters {
+            for page in [String::new(), format!("&_page={}", token(sort))] {
+                if !page.is_empty() && filter.contains("date=") {
+                    continue; // that token was made for a search without a date bound
+                }
+                let text = format!("patient={P}&_sort={sort}{filter}{page}");
+                let query = search::parse(&pairs(&text), now).unwrap();
+                for (what, statement) in [
+                    ("page", page_statement(&query)),
+                    ("count", count_statement(&query)),
+                ] {
+                    let plan = plan(&db, &statement.sql, &statement.params);
+                    assert!(
+                        !plan.iter().any(|l| l.starts_with("SCAN")),
+                        "{what} {text}: {plan:?}"
+                    );
+                    if what == "page" {
+                        assert!(
+                            !plan.iter().any(|l| l.contains("TEMP B-TREE")),
+                            "{text}: {plan:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // The check itself sees a scan when there is one.
+    let scan = plan(
+        &db,
+        "SELECT id FROM appointment WHERE status = ?",
+        &["booked".into()],
+    );
+    assert!(scan.iter().any(|l| l.starts_with("SCAN")), "{scan:?}");
+}
+
+fn pairs(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn plan(db: &rusqlite::Connection, sql: &str, params: &[String]) -> Vec<String> {
+    let mut stmt = db.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    stmt.query_map(rusqlite::params_from_iter(params), |r| {
+        r.get::<_, String>(3)
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}

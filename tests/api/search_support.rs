@@ -1,0 +1,118 @@
+//! Shared steps of the search tests: registering appointments with chosen times and reading
+//! searchset Bundles back, in JSON or XML.
+
+use std::collections::BTreeSet;
+
+use appointment_registry::fhir;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+pub const P: &str = "9000000009";
+pub const OTHER: &str = "9434765919";
+pub const FUTURE: &str = "2030-02-01T10:00:00Z";
+
+/// A valid registration for `nhs` starting at `start`, created at `created`.
+pub fn appointment(nhs: &str, start: &str, created: &str) -> Value {
+    let mut v = valid_appointment();
+    v["start"] = json!(start);
+    v["created"] = json!(created);
+    v["participant"][0]["actor"]["identifier"]["value"] = json!(nhs);
+    v
+}
+
+/// Registers and returns the new id.
+pub async fn add(app: &TestApp, resource: &Value) -> String {
+    let response = app.register_json(resource).await;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_string()
+}
+
+pub async fn add_at(app: &TestApp, nhs: &str, start: &str, created: &str) -> String {
+    add(app, &appointment(nhs, start, created)).await
+}
+
+/// GET /Appointment?{query}: a 200 searchset Bundle in JSON.
+pub async fn search(app: &TestApp, query: &str) -> Value {
+    let response = app.get(&format!("/Appointment?{query}")).await;
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 200, "{query}: {text}");
+    let bundle = fhir::read_json(text.as_bytes()).expect("a FHIR Bundle");
+    check_bundle(app, &bundle);
+    bundle
+}
+
+/// The same in XML (`_format=xml`), which must pass the official schema.
+pub async fn search_xml(app: &TestApp, query: &str) -> Value {
+    let response = app.get(&format!("/Appointment?{query}&_format=xml")).await;
+    assert_eq!(response.status(), 200, "{query}");
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/fhir+xml"));
+    let bytes = response.bytes().await.unwrap();
+    crate::xsd::assert_schema_valid("searchset", &bytes);
+    let bundle = fhir::read_xml(&bytes).expect("an XML Bundle");
+    check_bundle(app, &bundle);
+    bundle
+}
+
+/// What every searchset carries (RULES.md §4).
+fn check_bundle(app: &TestApp, bundle: &Value) {
+    assert_eq!(bundle["resourceType"], "Bundle");
+    assert_eq!(bundle["type"], "searchset");
+    assert!(bundle["total"].is_u64(), "{bundle}");
+    assert!(bundle["meta"]["lastUpdated"].is_string());
+    let self_link = link(bundle, "self").expect("a self link");
+    assert!(self_link.starts_with(&format!("{}/Appointment?", app.base)));
+    for entry in bundle["entry"].as_array().into_iter().flatten() {
+        let id = entry["resource"]["id"].as_str().unwrap();
+        assert_eq!(entry["fullUrl"], format!("{}/Appointment/{id}", app.base));
+        assert_eq!(entry["search"]["mode"], "match");
+        assert_eq!(entry["resource"]["resourceType"], "Appointment");
+    }
+}
+
+pub fn link(bundle: &Value, relation: &str) -> Option<String> {
+    bundle["link"]
+        .as_array()?
+        .iter()
+        .find(|l| l["relation"] == relation)
+        .and_then(|l| l["url"].as_str())
+        .map(str::to_string)
+}
+
+/// The ids of the entries, in order.
+pub fn ids(bundle: &Value) -> Vec<String> {
+    bundle["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["resource"]["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+pub fn set(ids: &[&String]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+pub fn id_set(bundle: &Value) -> BTreeSet<String> {
+    let found = ids(bundle);
+    assert_eq!(bundle["total"], found.len(), "every match fits on the page");
+    found.into_iter().collect()
+}
+
+/// Asserts a 400 INVALID_PARAMETER naming `mentions`, in JSON and in XML.
+pub async fn refused(app: &TestApp, query: &str, mentions: &str) {
+    for extra in ["", "&_format=xml"] {
+        let response = app.get(&format!("/Appointment?{query}{extra}")).await;
+        assert_outcome(response, 400, "INVALID_PARAMETER", mentions).await;
+    }
+}
+
+pub fn encode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
