@@ -21,6 +21,7 @@ use crate::{expiry, pki, tls};
 pub struct StartError(pub String);
 
 pub struct Application {
+    addr: std::net::SocketAddr,
     port: u16,
     base_url: String,
     server: Server,
@@ -122,6 +123,7 @@ impl Application {
         .map_err(|e| StartError(format!("server.listen: {e}")))?
         .run();
         Ok(Application {
+            addr,
             port: addr.port(),
             base_url,
             server,
@@ -132,6 +134,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The address actually bound (port 0 in the configuration picks a free one).
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.addr
     }
 
     pub fn base_url(&self) -> &str {

@@ -101,7 +101,7 @@ fn serve(config: Option<&Path>) -> Result<(), String> {
         let app = Application::build(&settings).map_err(|e| e.to_string())?;
         log::info!(
             "Appointment Registry listening on {} (base URL {})",
-            settings.server.listen,
+            app.local_addr(),
             app.base_url()
         );
         if let Some(hint) = curl_hint(&settings, app.base_url()) {

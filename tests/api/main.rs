@@ -1,12 +1,15 @@
 //! Integration tests: each starts the real server over mutual TLS and talks to it as a client.
 
+mod backup;
 mod cancel;
 mod cli;
 mod first_run;
 mod helpers;
 mod http;
+mod lifecycle;
 mod metadata;
 mod ops;
+mod process;
 mod register;
 mod search;
 mod search_paging;

@@ -1,0 +1,131 @@
+//! SIGTERM drains in-flight requests, the writer finishes its queue, the WAL is checkpointed and
+//! the process exits 0; every 201 sent is in the file. And the access log says who called,
+//! never with what token.
+
+use std::time::Duration;
+
+use appointment_registry::{auth, pki};
+use futures_util::future::join_all;
+
+use crate::helpers::*;
+use crate::process;
+
+#[tokio::test]
+async fn sigterm_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki::generate(&dir.path().join("pki")).unwrap();
+    let db = dir.path().join("registry.db");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"\"\n\
+             [tls]\ngenerate_dev_pki = false\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n\
+             [auth]\naudience = \"{AUDIENCE}\"\nhs256_secret_file = \"{}\"\n\
+             [database]\npath = \"{}\"\n[expiry]\nenabled = false\n[log]\nlevel = \"info\"\n",
+            pki.server_cert.display(),
+            pki.server_key.display(),
+            pki.ca_cert.display(),
+            pki.jwt_secret.display(),
+            db.display()
+        ),
+    )
+    .unwrap();
+    let mut server = process::start(
+        dir.path(),
+        &["serve", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    let port = server.port();
+    let client = client_for(&pki, Some(&pki));
+    let secret = std::fs::read(&pki.jwt_secret).unwrap();
+    let token = auth::dev_token(&secret, AUDIENCE, None, WRITE_SCOPE, ORG, 300);
+    let url = format!("https://localhost:{port}/Appointment");
+    let body = valid_appointment().to_string();
+
+    let send = || {
+        client
+            .post(&url)
+            .bearer_auth(&token)
+            .header("Content-Type", "application/fhir+json")
+            .body(body.clone())
+            .send()
+    };
+    // A first wave, all answered; then a second wave with SIGTERM sent into the middle of it.
+    let first = join_all((0..20).map(|_| send())).await;
+    assert!(first
+        .iter()
+        .all(|r| r.as_ref().is_ok_and(|r| r.status() == 201)));
+    let second = join_all((0..200).map(|i| {
+        let request = send();
+        let pid = server.child.id() as i32;
+        async move {
+            if i == 100 {
+                // SAFETY: sending a signal to our own child process.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+            request.await
+        }
+    }))
+    .await;
+
+    let mut acknowledged = Vec::new();
+    for response in first.into_iter().chain(second).flatten() {
+        if response.status() == 201 {
+            acknowledged.push(
+                response.headers()["location"]
+                    .to_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+    }
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.child.wait().unwrap();
+        server.drain();
+        (status, server.log.clone())
+    });
+    let (status, log) = tokio::time::timeout(Duration::from_secs(30), status)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        status.success(),
+        "exit status {status:?}\n{}",
+        log.join("\n")
+    );
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    for id in &acknowledged {
+        let n: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM appointment WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "acknowledged {id} is in the file");
+    }
+    assert!(acknowledged.len() >= 20);
+    let wal = std::fs::metadata(dir.path().join("registry.db-wal"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    assert_eq!(wal, 0, "the WAL was checkpointed at shutdown");
+
+    let log = log.join("\n");
+    let access = log
+        .lines()
+        .find(|l| l.contains("POST /Appointment 201"))
+        .expect("an access-log line");
+    assert!(access.contains(&format!("org={ORG}")), "{access}");
+    assert!(access.contains("asid=200000000001"), "{access}");
+    assert!(
+        access.contains("CN=appointment-registry-dev-client"),
+        "{access}"
+    );
+    assert!(!log.contains(&token), "the token never reaches the log");
+    assert!(log.contains("WAL checkpointed"), "{log}");
+}

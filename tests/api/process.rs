@@ -1,0 +1,85 @@
+//! Running the real binary as an operator would, and reading its log.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+pub struct Running {
+    pub child: Child,
+    lines: Receiver<String>,
+    /// Every log line read so far.
+    pub log: Vec<String>,
+}
+
+/// Starts `appointment-registry` with `args` in `dir`; REGISTRY_* variables come from `env`.
+pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_appointment-registry"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("REGISTRY_") || k == "RUST_LOG") {
+        cmd.env_remove(k);
+    }
+    let mut child = cmd
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, lines) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Running {
+        child,
+        lines,
+        log: Vec::new(),
+    }
+}
+
+impl Running {
+    /// Waits (up to 30 s) for a log line containing `needle`, returns it.
+    pub fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                self.log.push(line.clone());
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+        }
+        panic!("no log line with '{needle}' in:\n{}", self.log.join("\n"));
+    }
+
+    /// The port from the "listening on 127.0.0.1:PORT" line.
+    pub fn port(&mut self) -> u16 {
+        let line = self.wait_for("listening on");
+        let after = line.split("listening on ").nth(1).expect("address");
+        let addr = after.split_whitespace().next().expect("address");
+        addr.rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port")
+    }
+
+    /// Reads the remaining log until the process has exited.
+    pub fn drain(&mut self) {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.log.push(line);
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
