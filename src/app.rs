@@ -50,13 +50,7 @@ impl Application {
             Metrics::new(&settings.database.path)
                 .map_err(|e| StartError(format!("metrics: {e}")))?,
         );
-        let store = Store::open(
-            &settings.database.path,
-            settings.database.max_batch,
-            settings.database.readers,
-            metrics.clone(),
-        )
-        .map_err(|e| {
+        let store = Store::open(&settings.database, metrics.clone()).map_err(|e| {
             StartError(format!(
                 "database.path {}: {e}",
                 settings.database.path.display()
@@ -84,6 +78,10 @@ impl Application {
             base_url: base_url.clone(),
             max_body_bytes: settings.limits.max_body_bytes,
             metrics,
+            page_sizes: crate::registry::search::PageSizes {
+                default: settings.search.default_count,
+                max: settings.search.max_count,
+            },
         });
         let app_state = state.clone();
         let server = HttpServer::new(move || {

@@ -18,6 +18,7 @@ pub struct Settings {
     pub auth: Auth,
     pub database: Database,
     pub limits: Limits,
+    pub search: Search,
     pub expiry: Expiry,
     pub log: Log,
 }
@@ -60,12 +61,33 @@ pub struct Database {
     pub max_batch: usize,
     /// Reader connections in the pool.
     pub readers: u32,
+    /// `full` (default): a 201 survives power loss. `normal`: faster, but with WAL a power cut
+    /// can lose the last commits (never corrupts the file).
+    pub synchronous: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Search {
+    /// Page size when a search gives no `_count`.
+    pub default_count: usize,
+    /// Largest page; a larger `_count` is lowered to it.
+    pub max_count: usize,
+}
+
+impl Default for Search {
+    fn default() -> Self {
+        Search {
+            default_count: crate::registry::search::DEFAULT_COUNT,
+            max_count: crate::registry::search::MAX_COUNT,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -150,6 +172,7 @@ impl Default for Database {
             path: "registry.db".into(),
             max_batch: 256,
             readers: 8,
+            synchronous: "full".into(),
         }
     }
 }
@@ -229,6 +252,24 @@ impl Settings {
         }
         if !(1..=10_000).contains(&self.database.max_batch) {
             return bad("database.max_batch", "must be between 1 and 10000".into());
+        }
+        if !["full", "normal"].contains(&self.database.synchronous.as_str()) {
+            return bad(
+                "database.synchronous",
+                format!(
+                    "'{}' must be \"full\" or \"normal\"",
+                    self.database.synchronous
+                ),
+            );
+        }
+        if self.search.default_count == 0 || self.search.default_count > self.search.max_count {
+            return bad(
+                "search.default_count",
+                "must be between 1 and search.max_count".into(),
+            );
+        }
+        if !(1..=10_000).contains(&self.search.max_count) {
+            return bad("search.max_count", "must be between 1 and 10000".into());
         }
         if !(1..=256).contains(&self.database.readers) {
             return bad("database.readers", "must be between 1 and 256".into());

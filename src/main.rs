@@ -209,7 +209,7 @@ fn expire(config: Option<&Path>, dry_run: bool) -> Result<(), String> {
         return Ok(());
     }
     let metrics = std::sync::Arc::new(Metrics::new(db).map_err(|e| e.to_string())?);
-    let store = Store::open(db, settings.database.max_batch, 1, metrics)
+    let store = Store::open(&settings.database, metrics)
         .map_err(|e| format!("database.path {}: {e}", db.display()))?;
     let run = actix_web::rt::System::new()
         .block_on(expiry::run_pass(

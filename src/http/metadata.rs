@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::negotiate::{self, Format};
 use super::{respond, AppState};
 use crate::error::Error;
+use crate::registry::search::PageSizes;
 
 /// The Appointment interactions the router serves (see `http::routes`; a test checks each one).
 pub const INTERACTIONS: [&str; 6] = [
@@ -33,7 +34,11 @@ const CREATED_ID: &str = "Appointment-created";
 
 pub async fn capability_statement(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match negotiate::response_format(&req, Format::Json) {
-        Ok(format) => respond::resource(HttpResponse::Ok(), &statement(&state.base_url), format),
+        Ok(format) => respond::resource(
+            HttpResponse::Ok(),
+            &statement(&state.base_url, state.page_sizes),
+            format,
+        ),
         Err(e) => respond::error(&e, Format::Json),
     }
 }
@@ -61,7 +66,7 @@ pub async fn search_parameter(
     }
 }
 
-pub fn statement(base: &str) -> Value {
+pub fn statement(base: &str, sizes: PageSizes) -> Value {
     let search_params: Vec<Value> = SEARCH_PARAMS
         .iter()
         .map(|(name, kind, doc)| {
@@ -80,7 +85,12 @@ pub fn statement(base: &str) -> Value {
         "status": "active",
         "date": "2026-11-24",
         "publisher": "Appointment Registry",
-        "description": "Registers booked appointments (NHS Booking 'Register an appointment'), with read, version-aware cancel, history and search. Search results: _count (default 50, at most 500), _sort (date, -date, created, -created), _format.",
+        "description": format!(
+            "Registers booked appointments (NHS Booking 'Register an appointment'), with read, \
+             version-aware cancel, history and search. Search results: _count (default {}, at most {}), \
+             _sort (date, -date, created, -created), _format.",
+            sizes.default, sizes.max
+        ),
         "kind": "instance",
         "software": { "name": "appointment-registry", "version": env!("CARGO_PKG_VERSION") },
         "implementation": { "description": "Appointment Registry", "url": base },

@@ -32,6 +32,7 @@ pub struct AppState {
     pub base_url: String,
     pub max_body_bytes: usize,
     pub metrics: Arc<Metrics>,
+    pub page_sizes: crate::registry::search::PageSizes,
 }
 
 /// The router. `metadata.rs` describes these same routes in the CapabilityStatement, and a

@@ -75,7 +75,7 @@ async fn bundle_for(
     state: &AppState,
     pairs: &[(String, String)],
 ) -> Result<Value, Error> {
-    let query = search::parse(pairs, time::OffsetDateTime::now_utc())?;
+    let query = search::parse(pairs, time::OffsetDateTime::now_utc(), state.page_sizes)?;
     let run = query.clone();
     let page = state
         .store

@@ -15,10 +15,27 @@ use crate::registry::patient::{NATIONAL_PATIENT_BASE, NHS_NUMBER_SYSTEM};
 pub use crate::registry::search_date::{DateBound, Prefix};
 use crate::registry::{instant, nhs_number, search_date};
 
-/// `_count` when the search gives none.
+/// `_count` when the search gives none (the default of `search.default_count`).
 pub const DEFAULT_COUNT: usize = 50;
-/// The largest page; a larger `_count` is lowered to it (FHIR lets a server return fewer).
+/// The largest page (the default of `search.max_count`); a larger `_count` is lowered to it
+/// (FHIR lets a server return fewer).
 pub const MAX_COUNT: usize = 500;
+
+/// Page sizes, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct PageSizes {
+    pub default: usize,
+    pub max: usize,
+}
+
+impl Default for PageSizes {
+    fn default() -> Self {
+        PageSizes {
+            default: DEFAULT_COUNT,
+            max: MAX_COUNT,
+        }
+    }
+}
 
 /// The names that mean the patient; the last is the NHS page's original name.
 const PATIENT_NAMES: [&str; 3] = ["patient", "actor", "Appointment.participant.actor"];
@@ -116,13 +133,17 @@ fn invalid(message: String) -> Error {
 
 /// The query a search's parameters make (URL and form body pairs together). `now` decides
 /// which appointments are past.
-pub fn parse(pairs: &[(String, String)], now: OffsetDateTime) -> Result<SearchQuery, Error> {
+pub fn parse(
+    pairs: &[(String, String)],
+    now: OffsetDateTime,
+    sizes: PageSizes,
+) -> Result<SearchQuery, Error> {
     let mut seen = HashSet::new();
     let (mut patient, mut identifier, mut page) = (None, None, None);
     let (mut start, mut created, mut statuses) = (Vec::new(), Vec::new(), Vec::new());
     let mut raw_start = Vec::new();
     let mut raw_created = Vec::new();
-    let (mut count, mut sort) = (DEFAULT_COUNT, Sort::new(SortKey::Start, false));
+    let (mut count, mut sort) = (sizes.default, Sort::new(SortKey::Start, false));
     let (mut raw_count, mut raw_status) = (None, None);
     for (name, value) in pairs {
         let name = name.as_str();
@@ -180,7 +201,7 @@ pub fn parse(pairs: &[(String, String)], now: OffsetDateTime) -> Result<SearchQu
                 let n: usize = value
                     .parse()
                     .map_err(|_| invalid(format!("_count '{value}' is not a whole number")))?;
-                count = n.min(MAX_COUNT);
+                count = n.min(sizes.max);
                 raw_count = Some(count);
             }
             "_sort" => {

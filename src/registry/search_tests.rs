@@ -11,7 +11,7 @@ fn now() -> OffsetDateTime {
 }
 
 fn query(list: &[(&str, &str)]) -> Result<SearchQuery, Error> {
-    parse(&pairs(list), now())
+    parse(&pairs(list), now(), PageSizes::default())
 }
 
 fn refused(list: &[(&str, &str)], mentions: &str) {
@@ -96,14 +96,19 @@ fn page_tokens_round_trip_and_are_checked() {
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
-    let again = parse(&list, instant::parse("2030-01-01T00:00:00Z").unwrap()).unwrap();
+    let again = parse(
+        &list,
+        instant::parse("2030-01-01T00:00:00Z").unwrap(),
+        PageSizes::default(),
+    )
+    .unwrap();
     assert_eq!(again.after, Some(last));
     // The past cut-off stays that of the first page.
     assert_eq!(again.not_before, q.not_before);
     // The same token with another sort is not a page of this search.
     list.retain(|(k, _)| k != "_sort");
     assert!(matches!(
-        parse(&list, now()),
+        parse(&list, now(), PageSizes::default()),
         Err(Error::InvalidParameter(_))
     ));
     let forged = URL_SAFE_NO_PAD.encode("-created|yesterday|abc|");

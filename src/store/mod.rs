@@ -10,13 +10,12 @@ pub mod search;
 pub mod update;
 pub mod writer;
 
-use std::path::Path;
-
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
 use std::sync::Arc;
 
+use crate::config::Database;
 use crate::error::Error;
 use crate::metrics::Metrics;
 pub use ops::{Author, IdentifierQuery, NewAppointment, WriteOp, WriteResult};
@@ -49,22 +48,24 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn open(
-        path: &Path,
-        max_batch: usize,
-        readers: u32,
-        metrics: Arc<Metrics>,
-    ) -> Result<Store, StoreError> {
+    /// Opens (creating if need be) the database of `[database]`, applies the schema and starts
+    /// the writer.
+    pub fn open(config: &Database, metrics: Arc<Metrics>) -> Result<Store, StoreError> {
+        let path = config.path.as_path();
+        let synchronous = match config.synchronous.as_str() {
+            "normal" => "NORMAL",
+            _ => "FULL",
+        };
         let mut conn = Connection::open(path)?;
-        schema::configure(&conn, "FULL")?;
+        schema::configure(&conn, synchronous)?;
         schema::apply(&mut conn)?;
-        let writer = Writer::start(conn, max_batch, metrics)
+        let writer = Writer::start(conn, config.max_batch, metrics)
             .map_err(|e| StoreError::Setup(format!("cannot start the writer thread: {e}")))?;
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(|c| schema::configure(c, "FULL"));
         let readers = r2d2::Pool::builder()
-            .max_size(readers)
+            .max_size(config.readers)
             .min_idle(Some(1))
             .build(manager)?;
         Ok(Store { writer, readers })

@@ -120,3 +120,19 @@ async fn dev_certs_and_dev_token_work_against_a_server() {
         .unwrap();
     assert_eq!(response.status(), 201);
 }
+
+#[test]
+fn the_documented_config_is_valid_and_is_the_defaults() {
+    // config.toml documents every key; it is the local-testing profile, equal to the defaults.
+    let path = format!("{}/config.toml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let from_file: appointment_registry::config::Settings = figment::Figment::new()
+        .merge(figment::providers::Toml::string(&text))
+        .extract()
+        .unwrap();
+    let defaults = appointment_registry::config::Settings::default();
+    assert_eq!(
+        serde_json::to_value(&from_file).unwrap(),
+        serde_json::to_value(&defaults).unwrap()
+    );
+}

@@ -363,3 +363,20 @@ async fn post_search_equals_get_and_combines_with_the_url() {
     );
     assert_outcome(unknown.await.unwrap(), 400, "INVALID_PARAMETER", "'x'").await;
 }
+
+#[tokio::test]
+async fn page_sizes_come_from_the_configuration() {
+    let app = spawn_app_with(|s| {
+        s.search.default_count = 2;
+        s.search.max_count = 3;
+    })
+    .await;
+    for _ in 0..5 {
+        add_at(&app, P, FUTURE, "2019-02-01T10:00:00Z").await;
+    }
+    let page = search(&app, &format!("patient={P}")).await;
+    assert_eq!(page["entry"].as_array().unwrap().len(), 2);
+    assert_eq!(page["total"], 5);
+    let capped = search(&app, &format!("patient={P}&_count=100")).await;
+    assert_eq!(capped["entry"].as_array().unwrap().len(), 3);
+}

@@ -168,7 +168,12 @@ async fn every_search_shape_uses_the_indexes() {
         "&date=2019&created=2019&status=booked&identifier=v",
     ];
     let token = |sort: &str| {
-        let q = search::parse(&pairs(&format!("patient={P}&_sort={sort}")), now).unwrap();
+        let q = search::parse(
+            &pairs(&format!("patient={P}&_sort={sort}")),
+            now,
+            search::PageSizes::default(),
+        )
+        .unwrap();
         let last = search::PageKey {
             sort_value: "2030-01-01T00:00:00.000Z".into(),
             id: "x".into(),
@@ -182,7 +187,8 @@ async fn every_search_shape_uses_the_indexes() {
                     continue; // that token was made for a search without a date bound
                 }
                 let text = format!("patient={P}&_sort={sort}{filter}{page}");
-                let query = search::parse(&pairs(&text), now).unwrap();
+                let query =
+                    search::parse(&pairs(&text), now, search::PageSizes::default()).unwrap();
                 for (what, statement) in [
                     ("page", page_statement(&query)),
                     ("count", count_statement(&query)),
