@@ -127,7 +127,7 @@ fn the_documented_config_is_valid_and_is_the_defaults() {
     let path = format!("{}/config.toml", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap();
     let from_file: appointment_registry::config::Settings = figment::Figment::new()
-        .merge(figment::providers::Toml::string(&text))
+        .merge(<figment::providers::Toml as figment::providers::Format>::string(&text))
         .extract()
         .unwrap();
     let defaults = appointment_registry::config::Settings::default();
