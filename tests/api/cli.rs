@@ -136,3 +136,35 @@ fn the_documented_config_is_valid_and_is_the_defaults() {
         serde_json::to_value(&defaults).unwrap()
     );
 }
+
+#[test]
+fn the_production_template_and_unit_are_what_operators_expect() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{root}/packaging/config.production.toml")).unwrap();
+    // Every key is known (unknown keys would stop start-up) and the dev conveniences are off.
+    let settings: appointment_registry::config::Settings = figment::Figment::new()
+        .merge(<figment::providers::Toml as figment::providers::Format>::string(&text))
+        .extract()
+        .unwrap();
+    assert!(settings.tls.enabled && !settings.tls.generate_dev_pki);
+    assert!(settings.auth.hs256_secret_file.as_os_str().is_empty());
+    assert!(!settings.auth.allow_unsigned);
+    assert_eq!(settings.database.synchronous, "full");
+    assert!(settings
+        .database
+        .path
+        .starts_with("/var/lib/appointment-registry"));
+
+    let unit =
+        std::fs::read_to_string(format!("{root}/packaging/appointment-registry.service")).unwrap();
+    for line in [
+        "DynamicUser=yes",
+        "StateDirectory=appointment-registry",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "Restart=on-failure",
+        "ExecStart=/usr/bin/appointment-registry serve --config /etc/appointment-registry/config.toml",
+    ] {
+        assert!(unit.lines().any(|l| l.trim() == line), "unit lacks {line}");
+    }
+}
