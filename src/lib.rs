@@ -13,6 +13,7 @@ pub mod outcome;
 pub mod pki;
 pub mod registry;
 pub mod sample;
+pub mod seed;
 pub mod spine;
 pub mod store;
 pub mod tls;

@@ -52,6 +52,17 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Fill the database with valid registrations through the writer (benchmarks, capacity tests).
+    Seed {
+        #[arg(long, default_value_t = 100_000)]
+        count: u64,
+        /// How many patients the registrations are spread over.
+        #[arg(long, default_value_t = 100_000)]
+        patients: u64,
+        /// Created and started in 2019: every one is due for expiry.
+        #[arg(long)]
+        expired: bool,
+    },
     /// Copy the database, consistently, while the server runs (SQLite backup API).
     Backup {
         /// The copy to create (must not exist).
@@ -73,6 +84,11 @@ fn main() -> ExitCode {
         Command::CheckConfig => check_config(config),
         Command::Expire { dry_run } => expire(config, dry_run),
         Command::Backup { dest } => backup(config, &dest),
+        Command::Seed {
+            count,
+            patients,
+            expired,
+        } => seed(config, count, patients, expired),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -238,6 +254,27 @@ fn backup(config: Option<&Path>, dest: &Path) -> Result<(), String> {
         dest.display(),
         report.pages,
         report.appointments
+    );
+    Ok(())
+}
+
+fn seed(config: Option<&Path>, count: u64, patients: u64, expired: bool) -> Result<(), String> {
+    let settings = load(config)?;
+    let db = &settings.database.path;
+    let metrics = std::sync::Arc::new(Metrics::new(db).map_err(|e| e.to_string())?);
+    let store = Store::open(&settings.database, metrics)
+        .map_err(|e| format!("database.path {}: {e}", db.display()))?;
+    let started = std::time::Instant::now();
+    let written = actix_web::rt::System::new()
+        .block_on(appointment_registry::seed::seed(
+            &store, count, patients, expired,
+        ))
+        .map_err(|e| e.to_string())?;
+    store.stop();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "seeded {written} registration(s) over {patients} patient(s) in {secs:.1} s ({:.0}/s)",
+        written as f64 / secs
     );
     Ok(())
 }

@@ -168,3 +168,25 @@ fn the_production_template_and_unit_are_what_operators_expect() {
         assert!(unit.lines().any(|l| l.trim() == line), "unit lacks {line}");
     }
 }
+
+#[test]
+fn seed_fills_the_database_through_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("seeded.db");
+    let out = registry()
+        .args(["seed", "--count", "300", "--patients", "7"])
+        .current_dir(dir.path())
+        .env("REGISTRY_DATABASE__PATH", &db)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (rows, patients, versions): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT count(*), count(DISTINCT nhs_number), (SELECT count(*) FROM appointment_version) FROM appointment",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((rows, patients, versions), (300, 7, 300));
+}

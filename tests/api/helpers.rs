@@ -134,6 +134,11 @@ impl TestApp {
             .await
     }
 
+    /// As `register_json`, for futures that must own their body (many in flight at once).
+    pub async fn register_json_owned(&self, body: Value) -> Response {
+        self.register_json(&body).await
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client
             .get(self.url(path))

@@ -5,6 +5,7 @@ mod backup;
 mod cancel;
 mod cli;
 mod first_run;
+mod group_commit;
 mod helpers;
 mod http;
 mod lifecycle;

@@ -1,0 +1,116 @@
+//! `appointment-registry seed`: fills a database with valid registrations through the same
+//! writer (and group commit) the server uses — for benchmarks and capacity tests.
+
+use futures_util::future::join_all;
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use crate::error::Error;
+use crate::fhir;
+use crate::registry::instant;
+use crate::registry::register::Registration;
+use crate::store::{Author, NewAppointment, Store, WriteOp};
+
+/// The `n`-th valid NHS number (Modulus 11), from `9000000000` upwards: benches spread
+/// registrations over patients with it.
+pub fn nhs_number(n: u64) -> String {
+    let mut base = 900_000_000 + n * 11 / 10;
+    loop {
+        let digits: Vec<u64> = format!("{base:09}")
+            .bytes()
+            .map(|b| u64::from(b - b'0'))
+            .collect();
+        let sum: u64 = digits.iter().zip((2..=10).rev()).map(|(d, w)| d * w).sum();
+        match 11 - sum % 11 {
+            10 => base += 1,
+            11 => return format!("{base:09}0"),
+            check => return format!("{base:09}{check}"),
+        }
+    }
+}
+
+/// Writes `count` registrations spread over `patients` patients. `expired`: created and started
+/// in 2019, so both expiry rules delete them.
+pub async fn seed(store: &Store, count: u64, patients: u64, expired: bool) -> Result<u64, Error> {
+    let now = OffsetDateTime::now_utc();
+    let mut written = 0;
+    let mut next = 0u64;
+    while next < count {
+        let end = (next + 4096).min(count);
+        let jobs = (next..end).map(|i| {
+            let (start, created) = if expired {
+                (
+                    OffsetDateTime::UNIX_EPOCH
+                        + Duration::days(17_928)
+                        + Duration::minutes(i as i64 % 10_000),
+                    OffsetDateTime::UNIX_EPOCH + Duration::days(17_897),
+                )
+            } else {
+                (
+                    now + Duration::days(1 + (i % 365) as i64)
+                        + Duration::minutes((i % 1440) as i64),
+                    now - Duration::days((i % 300) as i64),
+                )
+            };
+            store.write(WriteOp::Create(Box::new(appointment(
+                &nhs_number(i % patients.max(1)),
+                start,
+                created,
+            ))))
+        });
+        for result in join_all(jobs).await {
+            result?;
+            written += 1;
+        }
+        next = end;
+    }
+    Ok(written)
+}
+
+fn appointment(nhs: &str, start: OffsetDateTime, created: OffsetDateTime) -> NewAppointment {
+    let id = uuid::Uuid::new_v4().to_string();
+    let last_updated = instant::now_column();
+    let (start_at, created_at) = (instant::to_column(start), instant::to_column(created));
+    let resource = json!({
+        "resourceType": "Appointment",
+        "id": id,
+        "meta": { "versionId": "1", "lastUpdated": last_updated },
+        "status": "booked",
+        "start": start_at,
+        "created": created_at,
+        "participant": [{
+            "actor": { "identifier": { "system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs } },
+            "status": "accepted"
+        }]
+    });
+    NewAppointment {
+        id,
+        last_updated,
+        registration: Registration {
+            nhs_number: nhs.to_string(),
+            start_at,
+            created_at,
+            identifiers: Vec::new(),
+        },
+        resource: String::from_utf8_lossy(&fhir::write_json(&resource)).into_owned(),
+        author: Author {
+            org: Some("SEED".into()),
+            asid: None,
+            cert_subject: None,
+        },
+        if_none_exist: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn seeded_nhs_numbers_are_valid_and_distinct() {
+        let numbers: Vec<String> = (0..2000).map(super::nhs_number).collect();
+        for n in &numbers {
+            assert!(crate::registry::nhs_number::is_valid(n), "{n}");
+        }
+        let distinct: std::collections::HashSet<_> = numbers.iter().collect();
+        assert_eq!(distinct.len(), numbers.len());
+    }
+}
