@@ -87,6 +87,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(http::path_config())
                 .wrap_fn(access_log::observe)
                 .configure(http::routes)
         })

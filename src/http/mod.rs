@@ -102,6 +102,15 @@ fn not_allowed(
     }
 }
 
+/// Path segments that cannot be decoded (e.g. `%FF`) answer a FHIR 400, not actix's bare 404.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, req| {
+        let format = negotiate::response_format(req, Format::Json).unwrap_or(Format::Json);
+        let response = respond::error(&Error::BadRequest(format!("bad path: {err}")), format);
+        actix_web::error::InternalError::from_response(err, response).into()
+    })
+}
+
 async fn not_found(req: HttpRequest) -> HttpResponse {
     let format = negotiate::response_format(&req, Format::Json).unwrap_or(Format::Json);
     let err = Error::NotFound(format!("there is nothing at {}", req.path()));

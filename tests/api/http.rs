@@ -189,3 +189,21 @@ async fn internal_errors_are_500_and_leak_nothing() {
         .unwrap();
     assert_eq!(n, 0);
 }
+
+#[tokio::test]
+async fn undecodable_paths_and_head_still_answer_fhir() {
+    let app = spawn_app().await;
+    assert_outcome(app.get("/Appointment/%FF%FE").await, 400, "BAD_REQUEST", "").await;
+    let head = app
+        .client
+        .head(app.url("/Appointment/abc"))
+        .bearer_auth(app.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 405);
+    assert!(head.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/fhir+json; charset=utf-8"));
+}

@@ -235,3 +235,36 @@ async fn newer_schema_is_refused_and_older_is_migrated() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn expire_command_dry_run_counts_and_the_real_run_deletes() {
+    let app = spawn_app().await;
+    seed_expired(&app.db_path, 10);
+    let config = app.dir.path().join("expire.toml");
+    std::fs::write(
+        &config,
+        format!("[database]\npath = \"{}\"\n", app.db_path.display()),
+    )
+    .unwrap();
+    let run = |dry: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_appointment-registry"));
+        cmd.args(["expire", "--config"]).arg(&config);
+        if dry {
+            cmd.arg("--dry-run");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(run(true).contains("would delete 10 appointment(s)"));
+    assert_eq!(count(&app.db_path, "SELECT count(*) FROM appointment"), 10);
+    assert!(run(false).contains("deleted 10 appointment(s)"));
+    assert_eq!(count(&app.db_path, "SELECT count(*) FROM appointment"), 0);
+    assert_eq!(
+        count(
+            &app.db_path,
+            "SELECT count(*) FROM expiry_run WHERE trigger = 'command' AND deleted = 10"
+        ),
+        1
+    );
+}
