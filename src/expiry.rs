@@ -34,12 +34,16 @@ impl Cutoffs {
 }
 
 /// Runs one pass: each rule in chunks of `chunk_rows`, then records it in `expiry_run`.
+/// `share_writer`: after each chunk, wait as long as the chunk took, so a large purge takes at
+/// most half of the writer's time and registrations keep at least half their rate (the server's
+/// task); the `expire` command, alone on the file, runs flat out.
 pub async fn run_pass(
     store: &Store,
     cutoffs: &Cutoffs,
     chunk_rows: u32,
     trigger: &'static str,
     metrics: Option<&Metrics>,
+    share_writer: bool,
 ) -> Result<ExpiryRun, Error> {
     let started = Instant::now();
     let started_at = instant::now_column();
@@ -56,6 +60,7 @@ pub async fn run_pass(
                 before: before.clone(),
                 limit: chunk_rows,
             };
+            let chunk_started = Instant::now();
             let n = match store.write(WriteOp::Expire(chunk)).await? {
                 WriteResult::Deleted(n) => n,
                 _ => 0,
@@ -66,6 +71,9 @@ pub async fn run_pass(
             }
             if n < u64::from(chunk_rows) {
                 break;
+            }
+            if share_writer {
+                tokio::time::sleep(chunk_started.elapsed()).await;
             }
         }
     }
@@ -101,6 +109,7 @@ pub async fn schedule(store: &Store, config: &Expiry, metrics: &Metrics) {
             config.chunk_rows,
             "schedule",
             Some(metrics),
+            true,
         )
         .await
         {

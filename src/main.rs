@@ -234,6 +234,7 @@ fn expire(config: Option<&Path>, dry_run: bool) -> Result<(), String> {
             settings.expiry.chunk_rows,
             "command",
             None,
+            false,
         ))
         .map_err(|e| e.to_string())?;
     store.stop();

@@ -40,22 +40,26 @@ pub async fn seed(store: &Store, count: u64, patients: u64, expired: bool) -> Re
     while next < count {
         let end = (next + 4096).min(count);
         let jobs = (next..end).map(|i| {
+            // Like real traffic, `created` rises with arrival (just before now) and a patient's
+            // registrations come together; only `start` is spread over the coming year.
+            let ago = Duration::seconds((count - i) as i64);
             let (start, created) = if expired {
                 (
                     OffsetDateTime::UNIX_EPOCH
                         + Duration::days(17_928)
                         + Duration::minutes(i as i64 % 10_000),
-                    OffsetDateTime::UNIX_EPOCH + Duration::days(17_897),
+                    OffsetDateTime::UNIX_EPOCH + Duration::days(17_897) - ago,
                 )
             } else {
                 (
                     now + Duration::days(1 + (i % 365) as i64)
                         + Duration::minutes((i % 1440) as i64),
-                    now - Duration::days((i % 300) as i64),
+                    now - ago,
                 )
             };
+            let patient = i * patients.max(1) / count.max(1);
             store.write(WriteOp::Create(Box::new(appointment(
-                &nhs_number(i % patients.max(1)),
+                &nhs_number(patient),
                 start,
                 created,
             ))))
@@ -70,7 +74,7 @@ pub async fn seed(store: &Store, count: u64, patients: u64, expired: bool) -> Re
 }
 
 fn appointment(nhs: &str, start: OffsetDateTime, created: OffsetDateTime) -> NewAppointment {
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = uuid::Uuid::now_v7().to_string();
     let last_updated = instant::now_column();
     let (start_at, created_at) = (instant::to_column(start), instant::to_column(created));
     let resource = json!({

@@ -71,7 +71,8 @@ pub fn count(
 }
 
 pub fn record(tx: &Transaction<'_>, run: &ExpiryRun) -> Result<(), Error> {
-    tx.execute(
+    super::exec(
+        tx,
         "INSERT INTO expiry_run (started_at, finished_at, created_before, start_before, deleted, duration_ms, trigger)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -83,7 +84,6 @@ pub fn record(tx: &Transaction<'_>, run: &ExpiryRun) -> Result<(), Error> {
             run.duration_ms as i64,
             run.trigger
         ],
-    )
-    .map_err(Error::internal)?;
+    )?;
     Ok(())
 }

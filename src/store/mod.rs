@@ -22,6 +22,18 @@ pub use ops::{Author, IdentifierQuery, NewAppointment, WriteOp, WriteResult};
 pub use update::Update;
 use writer::Writer;
 
+/// Runs a statement from the connection's statement cache: the writer runs the same few
+/// statements for every write, and parsing SQL each time cost more than executing it.
+pub(crate) fn exec(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<usize, Error> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(params))
+        .map_err(Error::internal)
+}
+
 /// One stored version of an appointment.
 #[derive(Debug, Clone)]
 pub struct StoredVersion {
@@ -58,6 +70,9 @@ impl Store {
         };
         let mut conn = Connection::open(path)?;
         schema::configure(&conn, synchronous)?;
+        // The writer touches every index of every table; a larger page cache than SQLite's
+        // 2 MB default keeps their upper levels in memory on a large database.
+        conn.execute_batch("PRAGMA cache_size = -32768")?;
         schema::apply(&mut conn)?;
         let writer = Writer::start(conn, config.max_batch, metrics)
             .map_err(|e| StoreError::Setup(format!("cannot start the writer thread: {e}")))?;

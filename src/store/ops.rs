@@ -89,12 +89,13 @@ fn create(tx: &Transaction<'_>, new: &NewAppointment) -> Result<WriteResult, Err
     let r = &new.registration;
     for (system, value) in &r.identifiers {
         let taken: Option<String> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT id FROM appointment_identifier WHERE system = ?1 AND value = ?2",
-                params![system, value],
-                |row| row.get(0),
             )
-            .optional()
+            .and_then(|mut stmt| {
+                stmt.query_row(params![system, value], |row| row.get(0))
+                    .optional()
+            })
             .map_err(Error::internal)?;
         if taken.is_some() {
             return Err(unprocessable(
@@ -109,7 +110,8 @@ fn create(tx: &Transaction<'_>, new: &NewAppointment) -> Result<WriteResult, Err
             ));
         }
     }
-    tx.execute(
+    super::exec(
+        tx,
         "INSERT INTO appointment (id, version, status, nhs_number, start_at, created_at, last_updated,
                                   registered_at, registered_by_org, registered_by_asid, registered_by_cert)
          VALUES (?1, 1, 'booked', ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
@@ -123,20 +125,19 @@ fn create(tx: &Transaction<'_>, new: &NewAppointment) -> Result<WriteResult, Err
             new.author.asid,
             new.author.cert_subject
         ],
-    )
-    .map_err(Error::internal)?;
-    tx.execute(
+    )?;
+    super::exec(
+        tx,
         "INSERT INTO appointment_version (id, version, last_updated, status, changed_by_org, resource)
          VALUES (?1, 1, ?2, 'booked', ?3, ?4)",
         params![new.id, new.last_updated, new.author.org, new.resource],
-    )
-    .map_err(Error::internal)?;
+    )?;
     for (system, value) in &r.identifiers {
-        tx.execute(
+        super::exec(
+            tx,
             "INSERT INTO appointment_identifier (system, value, id) VALUES (?1, ?2, ?3)",
             params![system, value, new.id],
-        )
-        .map_err(Error::internal)?;
+        )?;
     }
     Ok(WriteResult::Created(StoredVersion {
         id: new.id.clone(),

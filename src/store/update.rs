@@ -77,7 +77,8 @@ pub fn apply(tx: &Transaction<'_>, u: &Update) -> Result<WriteResult, Error> {
     let cancellation = cancel::check(&stored, &u.resource)?;
 
     let version = current.version + 1;
-    tx.execute(
+    super::exec(
+        tx,
         "UPDATE appointment SET version = ?2, status = ?3, created_at = ?4, last_updated = ?5
          WHERE id = ?1",
         params![
@@ -87,9 +88,9 @@ pub fn apply(tx: &Transaction<'_>, u: &Update) -> Result<WriteResult, Error> {
             cancellation.created_at,
             u.last_updated
         ],
-    )
-    .map_err(Error::internal)?;
-    tx.execute(
+    )?;
+    super::exec(
+        tx,
         "INSERT INTO appointment_version (id, version, last_updated, status, changed_by_org, resource)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
@@ -100,8 +101,7 @@ pub fn apply(tx: &Transaction<'_>, u: &Update) -> Result<WriteResult, Error> {
             u.caller_org,
             u.json
         ],
-    )
-    .map_err(Error::internal)?;
+    )?;
     Ok(WriteResult::Updated(StoredVersion {
         id: u.id.clone(),
         version,

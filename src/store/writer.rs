@@ -132,14 +132,12 @@ fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Vec<Result<WriteResult,
 }
 
 fn apply_one(tx: &Transaction<'_>, op: &WriteOp) -> Result<WriteResult, Error> {
-    tx.execute_batch("SAVEPOINT job").map_err(Error::internal)?;
+    super::exec(tx, "SAVEPOINT job", [])?;
     let result = ops::apply(tx, op);
-    let end = if result.is_ok() {
-        "RELEASE job"
-    } else {
-        "ROLLBACK TO job; RELEASE job"
-    };
-    tx.execute_batch(end).map_err(Error::internal)?;
+    if result.is_err() {
+        super::exec(tx, "ROLLBACK TO job", [])?;
+    }
+    super::exec(tx, "RELEASE job", [])?;
     result
 }
 
