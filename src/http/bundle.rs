@@ -1,25 +1,30 @@
-//! Bundles (searchset, history) as FHIR JSON values.
+//! Bundles (searchset, history), rendered in the negotiated format.
+//!
+//! Entries carry the stored canonical JSON of their resource. In JSON the Bundle is written
+//! around those texts as they are — no parse and re-serialisation of every resource, which
+//! was most of the cost of a search. XML needs the structure, so there the texts are parsed.
 
 use serde_json::{json, Map, Value};
 
+use super::negotiate::Format;
+use crate::error::Error;
+use crate::fhir;
 use crate::registry::instant;
 
 /// One `Bundle.entry`.
 pub struct Entry {
     pub full_url: String,
-    pub resource: Value,
+    /// The resource as stored: canonical FHIR JSON.
+    pub resource: String,
     /// `search.mode` for searchsets (`match`).
     pub search_mode: Option<&'static str>,
     /// `request` (method, url) for history entries.
     pub request: Option<(&'static str, String)>,
 }
 
-pub fn bundle(
-    kind: &str,
-    total: Option<usize>,
-    links: &[(&str, String)],
-    entries: Vec<Entry>,
-) -> Value {
+/// The Bundle without its entries; `entry` is the last element Bundles here use (`signature`,
+/// after it, is never set), so entries can follow the head.
+fn head(kind: &str, total: Option<usize>, links: &[(&str, String)]) -> Value {
     let mut b = Map::new();
     b.insert("resourceType".into(), json!("Bundle"));
     b.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
@@ -38,20 +43,77 @@ pub fn bundle(
             .collect();
         b.insert("link".into(), Value::Array(links));
     }
-    if !entries.is_empty() {
-        let entries: Vec<Value> = entries.into_iter().map(entry).collect();
-        b.insert("entry".into(), Value::Array(entries));
-    }
     Value::Object(b)
 }
 
-fn entry(e: Entry) -> Value {
-    let mut v = json!({ "fullUrl": e.full_url, "resource": e.resource });
+/// The entry without its resource, as a JSON object.
+fn entry_shell(e: &Entry) -> Map<String, Value> {
+    let mut v = Map::new();
+    v.insert("fullUrl".into(), json!(e.full_url));
     if let Some(mode) = e.search_mode {
-        v["search"] = json!({ "mode": mode });
+        v.insert("search".into(), json!({ "mode": mode }));
     }
-    if let Some((method, url)) = e.request {
-        v["request"] = json!({ "method": method, "url": url });
+    if let Some((method, url)) = &e.request {
+        v.insert("request".into(), json!({ "method": method, "url": url }));
     }
     v
+}
+
+pub fn render(
+    kind: &str,
+    total: Option<usize>,
+    links: &[(&str, String)],
+    entries: Vec<Entry>,
+    format: Format,
+) -> Result<Vec<u8>, Error> {
+    let mut bundle = head(kind, total, links);
+    match format {
+        Format::Json => {
+            let mut out = fhir::write_json(&bundle);
+            if entries.is_empty() {
+                return Ok(out);
+            }
+            out.pop(); // the head's closing brace
+            out.extend_from_slice(b",\"entry\":[");
+            for (i, e) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                // Entry members in STU3 order: fullUrl, resource, search, request.
+                out.extend_from_slice(b"{\"fullUrl\":");
+                serde_json::to_writer(&mut out, &e.full_url).map_err(Error::internal)?;
+                out.extend_from_slice(b",\"resource\":");
+                out.extend_from_slice(e.resource.as_bytes());
+                let mut shell = entry_shell(e);
+                shell.remove("fullUrl");
+                for key in ["search", "request"] {
+                    if let Some(v) = shell.get(key) {
+                        out.extend_from_slice(b",\"");
+                        out.extend_from_slice(key.as_bytes());
+                        out.extend_from_slice(b"\":");
+                        serde_json::to_writer(&mut out, v).map_err(Error::internal)?;
+                    }
+                }
+                out.push(b'}');
+            }
+            out.extend_from_slice(b"]}");
+            Ok(out)
+        }
+        Format::Xml => {
+            let entries = entries
+                .iter()
+                .map(|e| {
+                    let mut shell = entry_shell(e);
+                    let resource: Value =
+                        serde_json::from_str(&e.resource).map_err(Error::internal)?;
+                    shell.insert("resource".into(), resource);
+                    Ok(Value::Object(shell))
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            if !entries.is_empty() {
+                bundle["entry"] = Value::Array(entries);
+            }
+            Ok(fhir::write_xml(&bundle))
+        }
+    }
 }

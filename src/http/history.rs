@@ -1,7 +1,6 @@
 //! `GET /Appointment/{id}/_history`: every version, newest first, as a history Bundle.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::Value;
 
 use super::appointment::check_id;
 use super::bundle::{self, Entry};
@@ -20,13 +19,18 @@ pub async fn instance(
         Ok(f) => f,
         Err(e) => return respond::error(&e, Format::Json),
     };
-    match history(&req, path.into_inner(), &state).await {
-        Ok(bundle) => respond::resource(HttpResponse::Ok(), &bundle, format),
+    match history(&req, path.into_inner(), &state, format).await {
+        Ok(body) => respond::bytes(HttpResponse::Ok(), body, format),
         Err(e) => respond::error(&e, format),
     }
 }
 
-async fn history(req: &HttpRequest, id: String, state: &AppState) -> Result<Value, Error> {
+async fn history(
+    req: &HttpRequest,
+    id: String,
+    state: &AppState,
+    format: Format,
+) -> Result<Vec<u8>, Error> {
     caller::authorise(req, state, Access::Read)?;
     check_id(&id)?;
     let base = format!("{}/Appointment/{id}", state.base_url);
@@ -39,23 +43,17 @@ async fn history(req: &HttpRequest, id: String, state: &AppState) -> Result<Valu
     let entries = versions
         .into_iter()
         .map(|v| {
-            let resource: Value = serde_json::from_str(&v.resource).map_err(Error::internal)?;
             // STU3: fullUrl is the resource's URL; the version's own URL goes in request.url.
             // Version 1 came from the registration (POST), later ones from PUT.
             let method = if v.version == 1 { "POST" } else { "PUT" };
-            Ok(Entry {
+            Entry {
                 full_url: base.clone(),
-                resource,
+                resource: v.resource,
                 search_mode: None,
                 request: Some((method, format!("{base}/_history/{}", v.version))),
-            })
+            }
         })
-        .collect::<Result<Vec<_>, Error>>()?;
+        .collect::<Vec<_>>();
     let links = [("self", format!("{base}/_history"))];
-    Ok(bundle::bundle(
-        "history",
-        Some(entries.len()),
-        &links,
-        entries,
-    ))
+    bundle::render("history", Some(entries.len()), &links, entries, format)
 }

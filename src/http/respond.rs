@@ -17,6 +17,13 @@ pub fn body(resource: &Value, format: Format) -> Vec<u8> {
     }
 }
 
+/// A body already written in `format`.
+pub fn bytes(mut builder: HttpResponseBuilder, body: Vec<u8>, format: Format) -> HttpResponse {
+    builder
+        .insert_header((header::CONTENT_TYPE, format.content_type()))
+        .body(body)
+}
+
 pub fn resource(
     mut builder: HttpResponseBuilder,
     resource: &Value,

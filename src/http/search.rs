@@ -4,7 +4,6 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::Value;
 
 use super::bundle::{self, Entry};
 use super::negotiate::{self, Format};
@@ -16,10 +15,11 @@ use crate::registry::search;
 const FORM: &str = "application/x-www-form-urlencoded";
 
 pub async fn search_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    answer(&req, async {
-        caller::authorise(&req, &state, Access::Read)?;
+    let (req, state) = (&req, &state);
+    answer(req, |format| async move {
+        caller::authorise(req, state, Access::Read)?;
         let pairs = negotiate::url_pairs(req.query_string());
-        bundle_for(&req, &state, &pairs).await
+        bundle_for(req, state, &pairs, format).await
     })
     .await
 }
@@ -30,9 +30,10 @@ pub async fn search_post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    answer(&req, async {
-        caller::authorise(&req, &state, Access::Read)?;
-        let form = body::read_any(&req, payload, state.max_body_bytes).await?;
+    let (req, state) = (&req, &state);
+    answer(req, |format| async move {
+        caller::authorise(req, state, Access::Read)?;
+        let form = body::read_any(req, payload, state.max_body_bytes).await?;
         let mut pairs = negotiate::url_pairs(req.query_string());
         if !form.is_empty() {
             let media = req
@@ -50,22 +51,23 @@ pub async fn search_post(
                 .map_err(|_| Error::BadRequest("the form body is not UTF-8".into()))?;
             pairs.extend(negotiate::url_pairs(text));
         }
-        bundle_for(&req, &state, &pairs).await
+        bundle_for(req, state, &pairs, format).await
     })
     .await
 }
 
 /// Negotiates the format first, so even a refusal comes in the format asked for.
-async fn answer(
-    req: &HttpRequest,
-    work: impl std::future::Future<Output = Result<Value, Error>>,
-) -> HttpResponse {
+async fn answer<F, Fut>(req: &HttpRequest, work: F) -> HttpResponse
+where
+    F: FnOnce(Format) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<u8>, Error>>,
+{
     let format = match negotiate::response_format(req, Format::Json) {
         Ok(f) => f,
         Err(e) => return respond::error(&e, Format::Json),
     };
-    match work.await {
-        Ok(bundle) => respond::resource(HttpResponse::Ok(), &bundle, format),
+    match work(format).await {
+        Ok(body) => respond::bytes(HttpResponse::Ok(), body, format),
         Err(e) => respond::error(&e, format),
     }
 }
@@ -74,7 +76,8 @@ async fn bundle_for(
     req: &HttpRequest,
     state: &AppState,
     pairs: &[(String, String)],
-) -> Result<Value, Error> {
+    format: Format,
+) -> Result<Vec<u8>, Error> {
     let query = search::parse(pairs, time::OffsetDateTime::now_utc(), state.page_sizes)?;
     let run = query.clone();
     let page = state
@@ -82,7 +85,7 @@ async fn bundle_for(
         .read(move |c| crate::store::search::run(c, &run))
         .await?;
     // The links keep the URL's _format, so a client following them gets the same format.
-    let format = negotiate::url_pairs(req.query_string())
+    let format_param = negotiate::url_pairs(req.query_string())
         .into_iter()
         .find(|(k, _)| k == "_format");
     let link = |params: Vec<(&'static str, String)>| {
@@ -90,7 +93,7 @@ async fn bundle_for(
         for (k, v) in &params {
             form.append_pair(k, v);
         }
-        if let Some((k, v)) = &format {
+        if let Some((k, v)) = &format_param {
             form.append_pair(k, v);
         }
         format!("{}/Appointment?{}", state.base_url, form.finish())
@@ -102,19 +105,12 @@ async fn bundle_for(
     let entries = page
         .found
         .into_iter()
-        .map(|f| {
-            Ok(Entry {
-                full_url: format!("{}/Appointment/{}", state.base_url, f.key.id),
-                resource: serde_json::from_str(&f.resource).map_err(Error::internal)?,
-                search_mode: Some("match"),
-                request: None,
-            })
+        .map(|f| Entry {
+            full_url: format!("{}/Appointment/{}", state.base_url, f.key.id),
+            resource: f.resource,
+            search_mode: Some("match"),
+            request: None,
         })
-        .collect::<Result<Vec<_>, Error>>()?;
-    Ok(bundle::bundle(
-        "searchset",
-        Some(page.total),
-        &links,
-        entries,
-    ))
+        .collect();
+    bundle::render("searchset", Some(page.total), &links, entries, format)
 }
