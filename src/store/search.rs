@@ -138,11 +138,6 @@ pub fn count_statement(q: &SearchQuery) -> Statement {
 /// Runs the search. The count and the page read one snapshot, so `total` agrees with the page.
 pub fn run(conn: &Connection, q: &SearchQuery) -> Result<Page, Error> {
     let tx = conn.unchecked_transaction().map_err(Error::internal)?;
-    let count = count_statement(q);
-    let total: i64 = tx
-        .prepare_cached(&count.sql)
-        .and_then(|mut s| s.query_row(params_from_iter(&count.params), |r| r.get(0)))
-        .map_err(Error::internal)?;
     let page = page_statement(q);
     let mut found = tx
         .prepare_cached(&page.sql)
@@ -159,12 +154,20 @@ pub fn run(conn: &Connection, q: &SearchQuery) -> Result<Page, Error> {
             .collect::<Result<Vec<_>, _>>()
         })
         .map_err(Error::internal)?;
-    drop(tx);
     let more = found.len() > q.count;
+    // A first page that holds every match is its own count (the usual patient search): the
+    // second query is needed only when the results go on.
+    let total = if q.after.is_none() && !more {
+        found.len()
+    } else {
+        let count = count_statement(q);
+        let total: i64 = tx
+            .prepare_cached(&count.sql)
+            .and_then(|mut s| s.query_row(params_from_iter(&count.params), |r| r.get(0)))
+            .map_err(Error::internal)?;
+        usize::try_from(total).map_err(Error::internal)?
+    };
+    drop(tx);
     found.truncate(q.count);
-    Ok(Page {
-        total: usize::try_from(total).map_err(Error::internal)?,
-        found,
-        more,
-    })
+    Ok(Page { total, found, more })
 }
