@@ -38,21 +38,19 @@ pub fn parse(text: &str) -> Option<OffsetDateTime> {
     .ok()?;
     let offset = match caps.get(9) {
         None => UtcOffset::UTC,
-        Some(sign) => {
-            let (h, m) = (num(10)?, num(11)?);
-            if m > 59 || h > 14 || (h == 14 && m != 0) {
-                return None;
-            }
-            let seconds = i32::try_from(h * 3600 + m * 60).ok()?;
-            let seconds = if sign.as_str() == "-" {
-                -seconds
-            } else {
-                seconds
-            };
-            UtcOffset::from_whole_seconds(seconds).ok()?
-        }
+        Some(sign) => zone(sign.as_str(), num(10)?, num(11)?)?,
     };
     Some(PrimitiveDateTime::new(date, time).assume_offset(offset))
+}
+
+/// A FHIR zone `±hh:mm` as an offset; FHIR allows at most ±14:00.
+pub(crate) fn zone(sign: &str, hours: u32, minutes: u32) -> Option<UtcOffset> {
+    if minutes > 59 || hours > 14 || (hours == 14 && minutes != 0) {
+        return None;
+    }
+    let seconds = i32::try_from(hours * 3600 + minutes * 60).ok()?;
+    let seconds = if sign == "-" { -seconds } else { seconds };
+    UtcOffset::from_whole_seconds(seconds).ok()
 }
 
 /// Fixed-width UTC text, `2019-02-01T10:51:23.620Z`: sorts as text, reads well in SQL.

@@ -75,19 +75,7 @@ pub fn parse(text: &str) -> Option<DateBound> {
     // registry stores UTC, and FHIR leaves the server to choose for zoneless values.
     let offset = match caps.get(10) {
         None => UtcOffset::UTC,
-        Some(sign) => {
-            let (h, m) = (num(11)?, num(12)?);
-            if m > 59 || h > 14 || (h == 14 && m != 0) {
-                return None;
-            }
-            let seconds = i32::try_from(h * 3600 + m * 60).ok()?;
-            let seconds = if sign.as_str() == "-" {
-                -seconds
-            } else {
-                seconds
-            };
-            UtcOffset::from_whole_seconds(seconds).ok()?
-        }
+        Some(sign) => instant::zone(sign.as_str(), num(11)?, num(12)?)?,
     };
     let lo = PrimitiveDateTime::new(date, time).assume_offset(offset);
     let hi = if caps.get(8).is_some() {
