@@ -143,3 +143,28 @@ fn organisation_and_system_from_claims() {
     assert_eq!(caller.subject.as_deref(), Some("user-1"));
     assert_eq!(caller.system, None);
 }
+
+#[test]
+fn a_remembered_token_still_expires_and_keeps_its_scopes() {
+    let verifier = Verifier::new(&AuthSettings {
+        leeway_seconds: 0,
+        ..settings()
+    })
+    .unwrap();
+    let mut short = claims();
+    short["exp"] = json!(now() + 1);
+    short["scope"] = json!("patient/Appointment.read");
+    let header = format!("Bearer {}", hs(&short));
+    assert!(verifier.verify(Some(&header), Access::Read).is_ok());
+    // Remembered now; the scope is still checked per request.
+    assert!(matches!(
+        verifier.verify(Some(&header), Access::Write),
+        Err(AuthError::InsufficientScope(_))
+    ));
+    assert!(verifier.verify(Some(&header), Access::Read).is_ok());
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert!(matches!(
+        verifier.verify(Some(&header), Access::Read),
+        Err(AuthError::InvalidToken(_))
+    ));
+}
