@@ -1,5 +1,11 @@
 //! The Appointment Registry: NHS "Register an appointment" (FHIR STU3, CareConnect-Appointment-1)
-//! over mutual TLS and JWT, on SQLite. See DESIGN in README.md for the path of a request.
+//! over mutual TLS and JWT, on SQLite.
+//!
+//! The path of a request: `tls` (client certificate verified at the handshake) → `http`
+//! (routing, negotiation, `auth` for the JWT) → `fhir` (bytes ⇄ resource, base STU3 structure)
+//! → `registry` (the rules, pure functions) → `store` (SQLite: one writer thread with group
+//! commit, a pool of readers). Errors travel as `error::Error` and leave as Spine-coded
+//! OperationOutcomes (`outcome`, `spine`). README.md maps each rule to its file.
 
 pub mod app;
 pub mod auth;
