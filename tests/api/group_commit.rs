@@ -46,15 +46,7 @@ async fn duplicates_in_one_batch_fail_alone_and_counts_are_exact() {
     assert_eq!(stored(&app), 100);
 
     // The writes really were grouped: fewer commits than writes.
-    let metrics = app
-        .client
-        .get(app.url("/_metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let value = |name: &str| -> f64 {
         metrics
             .lines()

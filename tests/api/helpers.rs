@@ -113,6 +113,17 @@ impl TestApp {
         test_settings(&self.pki, db)
     }
 
+    /// The Prometheus text of `GET /_metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(self.url("/_metrics"))
+            .send()
+            .await
+            .expect("request sent");
+        response.text().await.expect("metrics text")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

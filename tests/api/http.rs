@@ -47,6 +47,24 @@ async fn unsupported_media_types_are_415() {
     ] {
         assert_eq!(app.register(ct, body.clone()).await.status(), 201, "{ct}");
     }
+    // And for XML (the DSTU2 name included), each answered in XML.
+    let xml = appointment_registry::fhir::write_xml(&valid_appointment());
+    for ct in [
+        "application/xml",
+        "application/xml+fhir",
+        "application/fhir+xml",
+    ] {
+        let response = app.register(ct, xml.clone()).await;
+        assert_eq!(response.status(), 201, "{ct}");
+        let answered = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            answered.starts_with("application/fhir+xml"),
+            "{ct}: {answered}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -14,15 +14,7 @@ async fn health_ready_and_metrics_need_no_token() {
         assert_eq!(response.status(), 200, "{path}");
     }
     assert_eq!(app.register_json(&valid_appointment()).await.status(), 201);
-    let text = app
-        .client
-        .get(app.url("/_metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     for needle in [
         "registry_registrations_total 1",
         "registry_http_requests_total{method=\"POST\",route=\"/Appointment\",status=\"201\"} 1",
@@ -154,15 +146,7 @@ async fn expiry_deletes_both_kinds_while_registrations_keep_flowing() {
             "SELECT coalesce(sum(deleted), 0) FROM expiry_run"
         ) >= 100_002
     );
-    let metrics = app
-        .client
-        .get(app.url("/_metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         !metrics.contains("registry_expired_rows_total 0\n"),
         "{metrics}"
