@@ -74,7 +74,7 @@ pub fn request_format(req: &HttpRequest) -> Result<Format, Error> {
 }
 
 /// `_format` values FHIR allows, as well as the media types.
-fn format_param(value: &str) -> Option<Format> {
+fn format_value(value: &str) -> Option<Format> {
     match value.trim().to_ascii_lowercase().as_str() {
         "json" => Some(Format::Json),
         "xml" | "text/xml" => Some(Format::Xml),
@@ -82,14 +82,21 @@ fn format_param(value: &str) -> Option<Format> {
     }
 }
 
+/// A `_format` value (`json`, `xml`, or a FHIR media type); anything else is a 400.
+pub fn format_param(value: &str) -> Result<Format, Error> {
+    format_value(value).ok_or_else(|| {
+        Error::InvalidParameter(format!(
+            "_format '{value}' is not supported: use json or xml"
+        ))
+    })
+}
+
 /// The response format: `_format` overrides `Accept`; `*/*` or no Accept gives `default`.
 pub fn response_format(req: &HttpRequest, default: Format) -> Result<Format, Error> {
     let query = req.query_string();
     for (k, v) in url_pairs(query) {
         if k == "_format" {
-            return format_param(&v).ok_or_else(|| {
-                Error::InvalidParameter(format!("_format '{v}' is not supported: use json or xml"))
-            });
+            return format_param(&v);
         }
     }
     let Some(accept) = req.headers().get(header::ACCEPT) else {

@@ -2,6 +2,8 @@
 //! parameters, let `registry::search` make the query and `store::search` run it, answer with a
 //! searchset Bundle.
 
+use std::cell::Cell;
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -15,11 +17,12 @@ use crate::registry::search;
 const FORM: &str = "application/x-www-form-urlencoded";
 
 pub async fn search_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let (req, state) = (&req, &state);
-    answer(req, |format| async move {
+    let format = Cell::new(Format::Json);
+    let (req, state, fmt) = (&req, &state, &format);
+    answer(req, fmt, || async move {
         caller::authorise(req, state, Access::Read)?;
         let pairs = negotiate::url_pairs(req.query_string());
-        bundle_for(req, state, &pairs, format).await
+        bundle_for(state, &pairs, fmt.get()).await
     })
     .await
 }
@@ -30,8 +33,9 @@ pub async fn search_post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (req, state) = (&req, &state);
-    answer(req, |format| async move {
+    let format = Cell::new(Format::Json);
+    let (req, state, fmt) = (&req, &state, &format);
+    answer(req, fmt, || async move {
         caller::authorise(req, state, Access::Read)?;
         let form = body::read_any(req, payload, state.max_body_bytes).await?;
         let mut pairs = negotiate::url_pairs(req.query_string());
@@ -49,31 +53,37 @@ pub async fn search_post(
             }
             let text = std::str::from_utf8(&form)
                 .map_err(|_| Error::BadRequest("the form body is not UTF-8".into()))?;
-            pairs.extend(negotiate::url_pairs(text));
+            let form_pairs = negotiate::url_pairs(text);
+            // `_format` may come in the form too; from here on it chooses the answer's format.
+            if let Some((_, value)) = form_pairs.iter().find(|(k, _)| k == "_format") {
+                fmt.set(negotiate::format_param(value)?);
+            }
+            pairs.extend(form_pairs);
         }
-        bundle_for(req, state, &pairs, format).await
+        bundle_for(state, &pairs, fmt.get()).await
     })
     .await
 }
 
-/// Negotiates the format first, so even a refusal comes in the format asked for.
-async fn answer<F, Fut>(req: &HttpRequest, work: F) -> HttpResponse
+/// Negotiates the format first, so even a refusal comes in the format asked for; `work` may
+/// change it (a `_format` in a POST form) and the answer follows.
+async fn answer<F, Fut>(req: &HttpRequest, format: &Cell<Format>, work: F) -> HttpResponse
 where
-    F: FnOnce(Format) -> Fut,
+    F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<Vec<u8>, Error>>,
 {
-    let format = match negotiate::response_format(req, Format::Json) {
-        Ok(f) => f,
+    match negotiate::response_format(req, Format::Json) {
+        Ok(f) => format.set(f),
         Err(e) => return respond::error(&e, Format::Json),
-    };
-    match work(format).await {
-        Ok(body) => respond::bytes(HttpResponse::Ok(), body, format),
-        Err(e) => respond::error(&e, format),
+    }
+    let result = work().await;
+    match result {
+        Ok(body) => respond::bytes(HttpResponse::Ok(), body, format.get()),
+        Err(e) => respond::error(&e, format.get()),
     }
 }
 
 async fn bundle_for(
-    req: &HttpRequest,
     state: &AppState,
     pairs: &[(String, String)],
     format: Format,
@@ -85,9 +95,7 @@ async fn bundle_for(
         .read(move |c| crate::store::search::run(c, &run))
         .await?;
     // The links keep the URL's _format, so a client following them gets the same format.
-    let format_param = negotiate::url_pairs(req.query_string())
-        .into_iter()
-        .find(|(k, _)| k == "_format");
+    let format_param = pairs.iter().find(|(k, _)| k == "_format").cloned();
     let link = |params: Vec<(&'static str, String)>| {
         let mut form = form_urlencoded::Serializer::new(String::new());
         for (k, v) in &params {

@@ -362,6 +362,30 @@ async fn post_search_equals_get_and_combines_with_the_url() {
         form,
     );
     assert_outcome(unknown.await.unwrap(), 400, "INVALID_PARAMETER", "'x'").await;
+
+    // `_format` in the form chooses the answer's format, as in the URL; the self link keeps it.
+    let xml = post(
+        "/Appointment/_search".into(),
+        format!("{query}&_format=xml"),
+        form,
+    );
+    let xml = xml.await.unwrap();
+    assert_eq!(xml.status(), 200);
+    assert!(xml.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/fhir+xml"));
+    let bytes = xml.bytes().await.unwrap();
+    crate::xsd::assert_schema_valid("post-search-xml", &bytes);
+    let bundle = appointment_registry::fhir::read_xml(&bytes).unwrap();
+    assert_eq!(bundle["total"], get["total"]);
+    assert!(link(&bundle, "self").unwrap().contains("_format=xml"));
+    let bad = post(
+        "/Appointment/_search".into(),
+        format!("{query}&_format=html"),
+        form,
+    );
+    assert_eq!(bad.await.unwrap().status(), 400);
 }
 
 #[tokio::test]
