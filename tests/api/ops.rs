@@ -107,12 +107,20 @@ async fn expiry_deletes_both_kinds_while_registrations_keep_flowing() {
         kept.push(body["id"].as_str().unwrap().to_string());
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // A pass runs the created rule, then the start rule, and is recorded when both are done:
+    // wait (at most 60 s) until a recorded pass has taken everything expired.
+    let expired_left = format!(
+        "SELECT count(*) FROM appointment WHERE id LIKE 'seed-%' OR id IN ('{}', '{}')",
+        by_created["id"].as_str().unwrap(),
+        by_start["id"].as_str().unwrap()
+    );
     let mut waited = 0;
-    while count(
-        &app.db_path,
-        "SELECT count(*) FROM appointment WHERE id LIKE 'seed-%'",
-    ) > 0
-        && waited < 300
+    while (count(&app.db_path, &expired_left) > 0
+        || count(
+            &app.db_path,
+            "SELECT coalesce(sum(deleted), 0) FROM expiry_run",
+        ) < 100_002)
+        && waited < 600
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
         waited += 1;
