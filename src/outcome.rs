@@ -21,15 +21,19 @@ pub fn from_problems(problems: &[Problem]) -> Value {
 }
 
 fn issue(p: &Problem) -> Value {
+    issue_of("error", p.issue_type, p.spine, &diagnostics(p))
+}
+
+fn issue_of(severity: &str, issue_type: &str, code: SpineCode, diagnostics: &str) -> Value {
     json!({
-        "severity": "error",
-        "code": p.issue_type,
+        "severity": severity,
+        "code": issue_type,
         "details": { "coding": [{
             "system": spine::SYSTEM,
-            "code": p.spine.code(),
-            "display": p.spine.display(),
+            "code": code.code(),
+            "display": code.display(),
         }]},
-        "diagnostics": diagnostics(p),
+        "diagnostics": diagnostics,
     })
 }
 
@@ -47,11 +51,6 @@ pub fn information(code: SpineCode, diagnostics: &str) -> Value {
     json!({
         "resourceType": "OperationOutcome",
         "meta": { "profile": [PROFILE] },
-        "issue": [{
-            "severity": "information",
-            "code": "informational",
-            "details": { "coding": [{ "system": spine::SYSTEM, "code": code.code(), "display": code.display() }] },
-            "diagnostics": diagnostics,
-        }],
+        "issue": [issue_of("information", "informational", code, diagnostics)],
     })
 }

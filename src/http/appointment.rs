@@ -20,14 +20,10 @@ pub async fn create(
 ) -> HttpResponse {
     let request_format = negotiate::request_format(&req);
     let default = *request_format.as_ref().unwrap_or(&Format::Json);
-    let format = match negotiate::response_format(&req, default) {
-        Ok(f) => f,
-        Err(e) => return respond::error(&e, Format::Json),
-    };
-    match register(&req, payload, &state, request_format, format).await {
-        Ok(response) => response,
-        Err(e) => respond::error(&e, format),
-    }
+    respond::negotiated(&req, default, |format| {
+        register(&req, payload, &state, request_format, format)
+    })
+    .await
 }
 
 async fn register(
@@ -191,19 +187,12 @@ pub(super) async fn answer(
     state: &AppState,
     lookup: impl std::future::Future<Output = Result<StoredVersion, Error>>,
 ) -> HttpResponse {
-    let format = match negotiate::response_format(req, Format::Json) {
-        Ok(f) => f,
-        Err(e) => return respond::error(&e, Format::Json),
-    };
-    let result = async {
+    respond::negotiated(req, Format::Json, |format| async move {
         caller::authorise(req, state, Access::Read)?;
         let stored = lookup.await?;
         versioned(req, state, StatusCode::OK, &stored, format)
-    };
-    match result.await {
-        Ok(r) => r,
-        Err(e) => respond::error(&e, format),
-    }
+    })
+    .await
 }
 
 /// A FHIR logical id: `[A-Za-z0-9\-\.]{1,64}`.

@@ -84,8 +84,7 @@ pub fn render(
                 serde_json::to_writer(&mut out, &e.full_url).map_err(Error::internal)?;
                 out.extend_from_slice(b",\"resource\":");
                 out.extend_from_slice(e.resource.as_bytes());
-                let mut shell = entry_shell(e);
-                shell.remove("fullUrl");
+                let shell = entry_shell(e);
                 for key in ["search", "request"] {
                     if let Some(v) = shell.get(key) {
                         out.extend_from_slice(b",\"");

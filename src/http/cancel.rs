@@ -23,15 +23,11 @@ pub async fn update(
 ) -> HttpResponse {
     let request_format = negotiate::request_format(&req);
     let default = *request_format.as_ref().unwrap_or(&Format::Json);
-    let format = match negotiate::response_format(&req, default) {
-        Ok(f) => f,
-        Err(e) => return respond::error(&e, Format::Json),
-    };
     let id = path.into_inner();
-    match cancel(&req, id, payload, &state, request_format, format).await {
-        Ok(response) => response,
-        Err(e) => respond::error(&e, format),
-    }
+    respond::negotiated(&req, default, |format| {
+        cancel(&req, id, payload, &state, request_format, format)
+    })
+    .await
 }
 
 async fn cancel(

@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::appointment::check_id;
 use super::bundle::{self, Entry};
-use super::negotiate::{self, Format};
+use super::negotiate::Format;
 use super::{caller, respond, AppState};
 use crate::auth::Access;
 use crate::error::Error;
@@ -15,14 +15,12 @@ pub async fn instance(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let format = match negotiate::response_format(&req, Format::Json) {
-        Ok(f) => f,
-        Err(e) => return respond::error(&e, Format::Json),
-    };
-    match history(&req, path.into_inner(), &state, format).await {
-        Ok(body) => respond::bytes(HttpResponse::Ok(), body, format),
-        Err(e) => respond::error(&e, format),
-    }
+    let (req, state) = (&req, &state);
+    respond::negotiated(req, Format::Json, |format| async move {
+        let body = history(req, path.into_inner(), state, format).await?;
+        Ok(respond::bytes(HttpResponse::Ok(), body, format))
+    })
+    .await
 }
 
 async fn history(

@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::negotiate::{self, Format};
+use super::negotiate::Format;
 use super::{respond, AppState};
 use crate::error::Error;
 use crate::registry::search::PageSizes;
@@ -33,14 +33,11 @@ pub const SEARCH_PARAMS: [(&str, &str, &str); 7] = [
 const CREATED_ID: &str = "Appointment-created";
 
 pub async fn capability_statement(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match negotiate::response_format(&req, Format::Json) {
-        Ok(format) => respond::resource(
-            HttpResponse::Ok(),
-            &statement(&state.base_url, state.page_sizes),
-            format,
-        ),
-        Err(e) => respond::error(&e, Format::Json),
-    }
+    respond::negotiated(&req, Format::Json, |format| async move {
+        let statement = statement(&state.base_url, state.page_sizes);
+        Ok(respond::resource(HttpResponse::Ok(), &statement, format))
+    })
+    .await
 }
 
 pub async fn search_parameter(
@@ -48,22 +45,14 @@ pub async fn search_parameter(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let format = match negotiate::response_format(&req, Format::Json) {
-        Ok(f) => f,
-        Err(e) => return respond::error(&e, Format::Json),
-    };
-    if path.as_str() == CREATED_ID {
-        respond::resource(
-            HttpResponse::Ok(),
-            &created_parameter(&state.base_url),
-            format,
-        )
-    } else {
-        respond::error(
-            &Error::NotFound(format!("no SearchParameter '{path}' here")),
-            format,
-        )
-    }
+    respond::negotiated(&req, Format::Json, |format| async move {
+        if path.as_str() != CREATED_ID {
+            return Err(Error::NotFound(format!("no SearchParameter '{path}' here")));
+        }
+        let parameter = created_parameter(&state.base_url);
+        Ok(respond::resource(HttpResponse::Ok(), &parameter, format))
+    })
+    .await
 }
 
 pub fn statement(base: &str, sizes: PageSizes) -> Value {

@@ -1,10 +1,10 @@
 //! Turning resources and errors into HTTP responses in the negotiated format.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, HttpResponseBuilder};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use serde_json::Value;
 
-use super::negotiate::Format;
+use super::negotiate::{self, Format};
 use crate::error::Error;
 use crate::{fhir, outcome};
 
@@ -15,6 +15,21 @@ pub fn body(resource: &Value, format: Format) -> Vec<u8> {
         Format::Json => fhir::write_json(resource),
         Format::Xml => fhir::write_xml(resource),
     }
+}
+
+/// The shape every FHIR handler shares: negotiate the answer's format (a refusal to do so is
+/// answered in JSON), run `work` with it, and answer any error as an OperationOutcome in that
+/// format.
+pub async fn negotiated<F, Fut>(req: &HttpRequest, default: Format, work: F) -> HttpResponse
+where
+    F: FnOnce(Format) -> Fut,
+    Fut: std::future::Future<Output = Result<HttpResponse, Error>>,
+{
+    let format = match negotiate::response_format(req, default) {
+        Ok(f) => f,
+        Err(e) => return error(&e, Format::Json),
+    };
+    work(format).await.unwrap_or_else(|e| error(&e, format))
 }
 
 /// A body already written in `format`.
