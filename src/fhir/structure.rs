@@ -124,6 +124,14 @@ pub fn resource_def(name: &str) -> Option<&'static TypeDef> {
     }
 }
 
+/// The codes a required binding allows for `member` of `type_name` (STU3 AppointmentStatus for
+/// `("Appointment", "status")`); empty when the element has no such binding.
+pub fn codes(type_name: &str, member: &str) -> &'static [&'static str] {
+    type_def(type_name)
+        .and_then(|t| t.find(member))
+        .map_or(&[], |(_, _, choice)| choice.codes)
+}
+
 pub fn is_known_resource(name: &str) -> bool {
     ALL_RESOURCES.contains(&name)
 }

@@ -11,6 +11,7 @@ use regex::Regex;
 use time::OffsetDateTime;
 
 use crate::error::Error;
+use crate::fhir;
 use crate::registry::patient::{NATIONAL_PATIENT_BASE, NHS_NUMBER_SYSTEM};
 pub use crate::registry::search_date::{DateBound, Prefix};
 use crate::registry::{instant, nhs_number, search_date};
@@ -42,17 +43,6 @@ const PATIENT_NAMES: [&str; 3] = ["patient", "actor", "Appointment.participant.a
 /// Every parameter the registry understands (`_format` is the negotiator's).
 pub const SUPPORTED: &str = "patient, actor, Appointment.participant.actor, date, created, \
                              status, identifier, _count, _sort, _page, _format";
-/// STU3 AppointmentStatus.
-const STATUSES: [&str; 8] = [
-    "proposed",
-    "pending",
-    "booked",
-    "arrived",
-    "fulfilled",
-    "cancelled",
-    "noshow",
-    "entered-in-error",
-];
 
 static COLUMN_TIME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$")
@@ -184,10 +174,11 @@ pub fn parse(
             }
             "status" => {
                 for code in value.split(',') {
-                    if !STATUSES.contains(&code) {
+                    let allowed = fhir::structure::codes("Appointment", "status");
+                    if !allowed.contains(&code) {
                         return Err(invalid(format!(
                             "status '{code}' is not an appointment status: one of {}",
-                            STATUSES.join(", ")
+                            allowed.join(", ")
                         )));
                     }
                     if !statuses.iter().any(|s| s == code) {
