@@ -72,7 +72,7 @@ pub fn error(err: &Error, format: Format) -> HttpResponse {
 
 /// `Last-Modified` from a stored `YYYY-MM-DDTHH:MM:SS.mmmZ` time.
 pub fn http_date(last_updated: &str) -> Option<String> {
-    let at = crate::registry::instant::parse(last_updated)?;
+    let at = crate::registry::instant::parse(last_updated).ok()?;
     let system: std::time::SystemTime = at.into();
     Some(httpdate::fmt_http_date(system))
 }

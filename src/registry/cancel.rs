@@ -67,20 +67,24 @@ pub fn check(stored: &Value, submitted: &Value) -> Result<Cancellation, Error> {
         })
         .collect();
     let created_at = match submitted.get("created") {
-        Some(Value::String(text)) => instant::parse(text).map(instant::to_column),
-        _ => None,
+        Some(Value::String(text)) => instant::parse(text)
+            .map(instant::to_column)
+            .map_err(|why| format!("'{text}' is {why}")),
+        _ => Err(
+            "required: the time of cancellation as a FHIR instant (full date and time to \
+                  the second and a zone, e.g. 2019-02-01T10:51:23.620+00:00)"
+                .to_string(),
+        ),
     };
-    if created_at.is_none() {
-        problems.push(
-            Problem::new(
-                "value",
-                SpineCode::InvalidResource,
-                "required: the time of cancellation as a FHIR instant (full date and time to \
-                 the second and a zone, e.g. 2019-02-01T10:51:23.620+00:00)",
-            )
-            .at("Appointment.created"),
-        );
-    }
+    let created_at = match created_at {
+        Ok(at) => Some(at),
+        Err(why) => {
+            problems.push(
+                Problem::new("value", SpineCode::InvalidResource, why).at("Appointment.created"),
+            );
+            None
+        }
+    };
     match created_at {
         Some(created_at) if problems.is_empty() => Ok(Cancellation {
             status: to.to_string(),

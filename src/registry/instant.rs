@@ -13,9 +13,37 @@ static INSTANT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 
-/// Parses a FHIR instant; `None` when it is not one (including impossible calendar dates such as
-/// `2019-02-30T10:00:00Z`, or offsets beyond ±14:00 as STU3 allows).
-pub fn parse(text: &str) -> Option<OffsetDateTime> {
+/// Why a text is not an instant the registry can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InstantError {
+    #[error(
+        "not a FHIR instant: a full date and time to the second, optional fraction, and a zone \
+         (Z or ±hh:mm), e.g. 2019-02-01T10:51:23.620+00:00"
+    )]
+    NotAnInstant,
+    #[error("outside the years 0001 to 9999 once converted to UTC")]
+    OutOfRange,
+}
+
+/// Parses a FHIR instant. Impossible calendar dates (`2019-02-30T10:00:00Z`) and offsets beyond
+/// ±14:00 are not instants; instants whose UTC time falls outside 0001–9999 are out of range
+/// (the column text is four-digit years, and `time` cannot convert beyond them).
+pub fn parse(text: &str) -> Result<OffsetDateTime, InstantError> {
+    lexical(text)
+        .ok_or(InstantError::NotAnInstant)
+        .and_then(|at| in_range(at).ok_or(InstantError::OutOfRange))
+}
+
+/// The instant in UTC when both its written year and its UTC year are 0001–9999 (XML Schema
+/// has no year 0000, and the column text has four digits); `None` otherwise. Converting with
+/// `to_offset` beyond that range panics, so every conversion of outside input goes through here.
+pub fn in_range(at: OffsetDateTime) -> Option<OffsetDateTime> {
+    let years = 1..=9999;
+    at.checked_to_offset(UtcOffset::UTC)
+        .filter(|utc| years.contains(&utc.year()) && years.contains(&at.year()))
+}
+
+fn lexical(text: &str) -> Option<OffsetDateTime> {
     let caps = INSTANT.captures(text)?;
     let num = |i: usize| caps.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
     let year = i32::try_from(num(1)?).ok()?;
@@ -54,8 +82,14 @@ pub(crate) fn zone(sign: &str, hours: u32, minutes: u32) -> Option<UtcOffset> {
 }
 
 /// Fixed-width UTC text, `2019-02-01T10:51:23.620Z`: sorts as text, reads well in SQL.
+/// Takes instants from [`parse`] or the clock; one outside 0001–9999 is clamped to the nearest
+/// end rather than panicking (no such instant is ever accepted from input).
 pub fn to_column(at: OffsetDateTime) -> String {
-    let utc = at.to_offset(UtcOffset::UTC);
+    let utc = in_range(at).unwrap_or(if at.year() < 1 {
+        time::macros::datetime!(0001-01-01 00:00:00 UTC)
+    } else {
+        time::macros::datetime!(9999-12-31 23:59:59.999 UTC)
+    });
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
         utc.year(),
@@ -85,7 +119,7 @@ mod tests {
             "2019-02-01T10:51:23.123456789-05:30",
             "2024-02-29T00:00:00+14:00",
         ] {
-            assert!(parse(ok).is_some(), "{ok}");
+            assert!(parse(ok).is_ok(), "{ok}");
         }
     }
 
@@ -105,8 +139,36 @@ mod tests {
             "2019-02-01T10:51:23.Z",
             "",
         ] {
-            assert!(parse(bad).is_none(), "{bad}");
+            assert_eq!(parse(bad), Err(InstantError::NotAnInstant), "{bad}");
         }
+    }
+
+    #[test]
+    fn refuses_instants_beyond_the_four_digit_years() {
+        for bad in [
+            "9999-12-31T23:59:59-01:00",
+            "9999-12-31T23:00:00-14:00",
+            "0000-01-01T00:00:00+14:00",
+            "0000-12-31T23:59:59Z",
+            "0001-01-01T00:00:00+00:01",
+            "0000-12-31T23:00:00-01:00",
+        ] {
+            assert_eq!(parse(bad), Err(InstantError::OutOfRange), "{bad}");
+        }
+        for ok in [
+            "9999-12-31T23:59:59.999Z",
+            "9999-12-31T23:59:59+01:00",
+            "0001-01-01T00:00:00Z",
+            "0001-01-01T00:00:00-14:00",
+        ] {
+            assert!(parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn column_of_an_out_of_range_instant_is_clamped_not_a_panic() {
+        let late = time::macros::datetime!(9999-12-31 23:59:59 -01:00);
+        assert_eq!(to_column(late), "9999-12-31T23:59:59.999Z");
     }
 
     #[test]

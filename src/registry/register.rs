@@ -111,17 +111,14 @@ fn required_instant(
             None
         }
         Some(Value::String(text)) => match instant::parse(text) {
-            Some(at) => Some(instant::to_column(at)),
-            None => {
+            Ok(at) => Some(instant::to_column(at)),
+            Err(why) => {
                 if !reported(&path) {
                     problems.push(
                         Problem::new(
                             "value",
                             SpineCode::InvalidResource,
-                            format!(
-                                "'{text}' is not a FHIR instant: a full date and time to the second, \
-                                 optional fraction, and a zone (Z or ±hh:mm), e.g. 2019-02-01T10:51:23.620+00:00"
-                            ),
+                            format!("'{text}' is {why}"),
                         )
                         .at(path),
                     );

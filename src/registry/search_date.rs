@@ -97,11 +97,10 @@ pub fn parse(text: &str) -> Option<DateBound> {
             .ok()
             .map(midnight)
     };
-    // Column text is fixed-width only for years 0000–9999.
-    let hi = hi.filter(|h| h.to_offset(UtcOffset::UTC).year() <= 9999);
-    if lo.to_offset(UtcOffset::UTC).year() < 0 || lo.to_offset(UtcOffset::UTC).year() > 9999 {
-        return None;
-    }
+    // Column text is fixed-width only for years 0001–9999: a value starting beyond them is
+    // refused, and an interval running past 9999 is open at the top.
+    let lo = instant::in_range(lo)?;
+    let hi = hi.and_then(instant::in_range);
     Some(DateBound {
         prefix,
         lo: instant::to_column(lo),
@@ -169,6 +168,7 @@ mod tests {
             );
         }
         assert_eq!(bound("9999").2, None);
+        assert_eq!(bound("9999-12-31T23:59:59.999Z").2, None);
     }
 
     #[test]
@@ -202,6 +202,10 @@ mod tests {
             "2019-02-01 10:00",
             "gt",
             "2019-02-01T10:00:00.Z",
+            "9999-12-31T23:00-14:00",
+            "9999-12-31T23:59:59-01:00",
+            "0000",
+            "0000-12-31T23:00-01:00",
         ] {
             assert!(parse(bad).is_none(), "{bad}");
         }
