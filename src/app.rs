@@ -88,6 +88,7 @@ impl Application {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(http::path_config())
+                .wrap_fn(http::panic_guard::guard)
                 .wrap_fn(access_log::observe)
                 .configure(http::routes)
         })
@@ -142,6 +143,12 @@ impl Application {
 
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// Faults a test can inject into this server's writer.
+    #[doc(hidden)]
+    pub fn faults(&self) -> Arc<crate::store::writer::Faults> {
+        self.state.store.faults()
     }
 
     /// Serves until SIGINT/SIGTERM: actix stops accepting and drains in-flight requests, then

@@ -70,6 +70,37 @@ pub enum Error {
     /// 500: logged with its cause; the client sees nothing internal.
     #[error("internal error: {0}")]
     Internal(String),
+    /// 500 because the database could not store or read for a reason of the storage itself
+    /// (disk full, I/O error, read-only or unopenable file): the writer reports the registry
+    /// not ready until a write succeeds again.
+    #[error("storage failure")]
+    Storage(#[source] rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        if is_storage_fault(&e) {
+            Error::Storage(e)
+        } else {
+            Error::Internal(format!("database: {e}"))
+        }
+    }
+}
+
+/// SQLite errors that say the storage underneath failed, not the statement.
+pub fn is_storage_fault(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode as C;
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            C::DiskFull
+                | C::SystemIoFailure
+                | C::ReadOnly
+                | C::CannotOpen
+                | C::DatabaseCorrupt
+                | C::NotADatabase
+        )
+    )
 }
 
 impl Error {
@@ -88,7 +119,7 @@ impl Error {
             Error::PayloadTooLarge(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::Unprocessable(_) => 422,
-            Error::Internal(_) => 500,
+            Error::Internal(_) | Error::Storage(_) => 500,
         }
     }
 
@@ -112,7 +143,7 @@ impl Error {
             Error::UnsupportedMediaType(d) => one("not-supported", S::UnsupportedMediaType, d),
             Error::Unprocessable(problems) => problems.clone(),
             // The cause stays in the log; the client learns only that it may retry.
-            Error::Internal(_) => one(
+            Error::Internal(_) | Error::Storage(_) => one(
                 "exception",
                 S::InternalServerError,
                 "the registry could not complete the request; it is safe to retry",

@@ -6,18 +6,29 @@ use serde_json::json;
 
 use super::AppState;
 
-/// Liveness: the process answers HTTP.
-pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "pass" }))
+/// Liveness: the process answers HTTP and its writer thread runs (a writer gone for good
+/// makes the process exit, so this fails only in the moment before it does, or after stop).
+pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    if state.store.alive() {
+        HttpResponse::Ok().json(json!({ "status": "pass" }))
+    } else {
+        let reason = "the writer thread is not running";
+        log::error!("not alive: {reason}");
+        HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE)
+            .json(json!({ "status": "fail", "reason": reason }))
+    }
 }
 
-/// Readiness: the writer thread is alive and the database takes a write transaction.
+/// Readiness: the writer is alive, the database takes a write transaction, and the last write
+/// did not fail for a storage reason (disk full, I/O error, read-only file) — once it did, a
+/// probe write must succeed before the registry is ready again. The reason is in the body.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     match state.store.ready().await {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "pass" })),
-        Err(e) => {
-            log::warn!("not ready: {e}");
-            HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE).json(json!({ "status": "fail" }))
+        Err(reason) => {
+            log::warn!("not ready: {reason}");
+            HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE)
+                .json(json!({ "status": "fail", "reason": reason }))
         }
     }
 }

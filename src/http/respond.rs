@@ -51,8 +51,10 @@ pub fn resource(
 
 /// An error as an OperationOutcome. A 500 logs its cause here and tells the client nothing more.
 pub fn error(err: &Error, format: Format) -> HttpResponse {
-    if let Error::Internal(cause) = err {
-        log::error!("internal error: {cause}");
+    match err {
+        Error::Internal(cause) => log::error!("internal error: {cause}"),
+        Error::Storage(cause) => log::error!("storage failure: {cause}"),
+        _ => {}
     }
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(status);

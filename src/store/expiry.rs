@@ -49,7 +49,7 @@ pub fn delete_chunk(tx: &Transaction<'_>, chunk: &ExpireChunk) -> Result<u64, Er
     let n = tx
         .prepare_cached(&sql)
         .and_then(|mut stmt| stmt.execute(params![chunk.before, chunk.limit]))
-        .map_err(Error::internal)?;
+        .map_err(Error::from)?;
     Ok(n as u64)
 }
 
@@ -66,7 +66,7 @@ pub fn count(
             params![created_before, start_before],
             |r| r.get(0),
         )
-        .map_err(Error::internal)?;
+        .map_err(Error::from)?;
     Ok(n as u64)
 }
 

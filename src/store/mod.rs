@@ -31,7 +31,7 @@ pub(crate) fn exec(
 ) -> Result<usize, Error> {
     conn.prepare_cached(sql)
         .and_then(|mut stmt| stmt.execute(params))
-        .map_err(Error::internal)
+        .map_err(Error::from)
 }
 
 /// One stored version of an appointment.
@@ -74,7 +74,14 @@ impl Store {
         // 2 MB default keeps their upper levels in memory on a large database.
         conn.execute_batch("PRAGMA cache_size = -32768")?;
         schema::apply(&mut conn)?;
-        let writer = Writer::start(conn, config.max_batch, metrics)
+        let reopen_path = path.to_path_buf();
+        let open: writer::Opener = Box::new(move || {
+            let conn = Connection::open(&reopen_path)?;
+            schema::configure(&conn, synchronous)?;
+            conn.execute_batch("PRAGMA cache_size = -32768")?;
+            Ok(conn)
+        });
+        let writer = Writer::start(conn, open, config.max_batch, metrics)
             .map_err(|e| StoreError::Setup(format!("cannot start the writer thread: {e}")))?;
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
@@ -110,11 +117,40 @@ impl Store {
         self.writer.stop();
     }
 
-    /// Ready: the writer is alive and can take the write lock.
-    pub async fn ready(&self) -> Result<(), Error> {
+    /// Alive: the writer thread runs (it restarts itself after a panic; when it cannot, the
+    /// process exits).
+    pub fn alive(&self) -> bool {
+        self.writer.is_running()
+    }
+
+    /// Ready: the writer is alive, takes the write lock, and the last write did not fail for a
+    /// storage reason — or, when it did, a probe write succeeds now. `Err` says why not.
+    pub async fn ready(&self) -> Result<(), String> {
         if !self.writer.is_running() {
-            return Err(Error::internal("the writer thread is not running"));
+            return Err("the writer thread is not running".into());
         }
-        self.write(WriteOp::Ping).await.map(|_| ())
+        let probe = match self.writer.health().storage_fault() {
+            Some(_) => WriteOp::Probe,
+            None => WriteOp::Ping,
+        };
+        match self.write(probe).await {
+            Ok(_) => match self.writer.health().storage_fault() {
+                None => Ok(()),
+                Some(why) => Err(format!("the last write failed: {why}")),
+            },
+            Err(e) => Err(match self.writer.health().storage_fault() {
+                Some(why) => format!("the last write failed: {why}"),
+                None => format!("the writer cannot take a write transaction: {e}"),
+            }),
+        }
+    }
+
+    pub fn writer_health(&self) -> &writer::WriterHealth {
+        self.writer.health()
+    }
+
+    #[doc(hidden)]
+    pub fn faults(&self) -> Arc<writer::Faults> {
+        self.writer.faults()
     }
 }

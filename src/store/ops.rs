@@ -40,9 +40,19 @@ pub enum WriteOp {
     Update(Box<super::update::Update>),
     /// Readiness probe: proves the writer answers and the file takes a write transaction.
     Ping,
+    /// Readiness probe after a storage failure: commits a real (same-value) write of the
+    /// database header, so a success proves the disk takes writes again.
+    Probe,
     /// Deletes up to `limit` expired appointments (see `store::expiry`).
     Expire(super::expiry::ExpireChunk),
     RecordExpiry(super::expiry::ExpiryRun),
+}
+
+impl WriteOp {
+    /// Whether a successful run of this op changes the file (so its commit proves the disk).
+    pub fn writes(&self) -> bool {
+        !matches!(self, WriteOp::Ping)
+    }
 }
 
 #[derive(Debug)]
@@ -62,7 +72,11 @@ pub fn apply(tx: &Transaction<'_>, op: &WriteOp) -> Result<WriteResult, Error> {
         WriteOp::Update(update) => super::update::apply(tx, update),
         WriteOp::Ping => tx
             .query_row("PRAGMA user_version", [], |_| Ok(WriteResult::Done))
-            .map_err(Error::internal),
+            .map_err(Error::from),
+        WriteOp::Probe => tx
+            .execute_batch(&format!("PRAGMA user_version = {}", super::schema::VERSION))
+            .map(|_| WriteResult::Done)
+            .map_err(Error::from),
         WriteOp::Expire(chunk) => super::expiry::delete_chunk(tx, chunk).map(WriteResult::Deleted),
         WriteOp::RecordExpiry(run) => super::expiry::record(tx, run).map(|_| WriteResult::Done),
     }
@@ -96,7 +110,7 @@ fn create(tx: &Transaction<'_>, new: &NewAppointment) -> Result<WriteResult, Err
                 stmt.query_row(params![system, value], |row| row.get(0))
                     .optional()
             })
-            .map_err(Error::internal)?;
+            .map_err(Error::from)?;
         if taken.is_some() {
             return Err(unprocessable(
                 Problem::new(
@@ -157,21 +171,19 @@ fn find_by_identifier(tx: &Transaction<'_>, q: &IdentifierQuery) -> Result<Vec<S
         Some(system) => {
             let mut stmt = tx
                 .prepare_cached("SELECT DISTINCT id FROM appointment_identifier WHERE system = ?1 AND value = ?2")
-                .map_err(Error::internal)?;
-            let mut rows = stmt
-                .query(params![system, q.value])
-                .map_err(Error::internal)?;
-            while let Some(row) = rows.next().map_err(Error::internal)? {
-                push(row).map_err(Error::internal)?;
+                .map_err(Error::from)?;
+            let mut rows = stmt.query(params![system, q.value]).map_err(Error::from)?;
+            while let Some(row) = rows.next().map_err(Error::from)? {
+                push(row).map_err(Error::from)?;
             }
         }
         None => {
             let mut stmt = tx
                 .prepare_cached("SELECT DISTINCT id FROM appointment_identifier WHERE value = ?1")
-                .map_err(Error::internal)?;
-            let mut rows = stmt.query(params![q.value]).map_err(Error::internal)?;
-            while let Some(row) = rows.next().map_err(Error::internal)? {
-                push(row).map_err(Error::internal)?;
+                .map_err(Error::from)?;
+            let mut rows = stmt.query(params![q.value]).map_err(Error::from)?;
+            while let Some(row) = rows.next().map_err(Error::from)? {
+                push(row).map_err(Error::from)?;
             }
         }
     }

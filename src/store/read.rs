@@ -24,7 +24,7 @@ pub fn current(conn: &Connection, id: &str) -> Result<Option<StoredVersion>, Err
          WHERE a.id = ?1"
     ))
     .and_then(|mut stmt| stmt.query_row(params![id], row_to_version).optional())
-    .map_err(Error::internal)
+    .map_err(Error::from)
 }
 
 /// One version of an appointment.
@@ -36,7 +36,7 @@ pub fn version(conn: &Connection, id: &str, version: i64) -> Result<Option<Store
         stmt.query_row(params![id, version], row_to_version)
             .optional()
     })
-    .map_err(Error::internal)
+    .map_err(Error::from)
 }
 
 /// Every version of an appointment, newest first (empty when unknown or expired).
@@ -46,9 +46,9 @@ pub fn history(conn: &Connection, id: &str) -> Result<Vec<StoredVersion>, Error>
             "SELECT {VERSION_COLUMNS} FROM appointment_version v WHERE v.id = ?1
              ORDER BY v.version DESC"
         ))
-        .map_err(Error::internal)?;
+        .map_err(Error::from)?;
     let rows = stmt
         .query_map(params![id], row_to_version)
-        .map_err(Error::internal)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(Error::internal)
+        .map_err(Error::from)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(Error::from)
 }

@@ -137,7 +137,7 @@ pub fn count_statement(q: &SearchQuery) -> Statement {
 
 /// Runs the search. The count and the page read one snapshot, so `total` agrees with the page.
 pub fn run(conn: &Connection, q: &SearchQuery) -> Result<Page, Error> {
-    let tx = conn.unchecked_transaction().map_err(Error::internal)?;
+    let tx = conn.unchecked_transaction().map_err(Error::from)?;
     let page = page_statement(q);
     let mut found = tx
         .prepare_cached(&page.sql)
@@ -153,7 +153,7 @@ pub fn run(conn: &Connection, q: &SearchQuery) -> Result<Page, Error> {
             })?
             .collect::<Result<Vec<_>, _>>()
         })
-        .map_err(Error::internal)?;
+        .map_err(Error::from)?;
     let more = found.len() > q.count;
     // A first page that holds every match is its own count (the usual patient search): the
     // second query is needed only when the results go on.
@@ -164,7 +164,7 @@ pub fn run(conn: &Connection, q: &SearchQuery) -> Result<Page, Error> {
         let total: i64 = tx
             .prepare_cached(&count.sql)
             .and_then(|mut s| s.query_row(params_from_iter(&count.params), |r| r.get(0)))
-            .map_err(Error::internal)?;
+            .map_err(Error::from)?;
         usize::try_from(total).map_err(Error::internal)?
     };
     drop(tx);

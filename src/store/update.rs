@@ -53,7 +53,7 @@ pub fn apply(tx: &Transaction<'_>, u: &Update) -> Result<WriteResult, Error> {
             },
         )
         .optional()
-        .map_err(Error::internal)?
+        .map_err(Error::from)?
         .ok_or_else(|| Error::NotFound("no appointment with that id is registered".into()))?;
 
     // An appointment registered without an organisation has no provable owner: nobody may

@@ -2,9 +2,18 @@
 //! every job waiting in its queue (up to `max_batch`) and commits them in one transaction —
 //! group commit — with a savepoint per job so one failing job fails alone. Replies are sent only
 //! after COMMIT returns, so an acknowledged write is on disk.
+//!
+//! A panic never stops the writer: each job runs under `catch_unwind` (that job answers 500,
+//! the others in its batch go on), and a panic outside any job restarts the loop on a fresh
+//! connection. Only when no connection can be opened again does the process exit non-zero,
+//! so that systemd's `Restart=on-failure` brings the registry back rather than leaving a
+//! process that answers every write with 500.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rusqlite::{Connection, Transaction};
 use tokio::sync::oneshot;
@@ -13,32 +22,127 @@ use super::ops::{self, WriteOp, WriteResult};
 use crate::error::Error;
 use crate::metrics::Metrics;
 
+/// Exit status when the writer cannot be restarted (EX_SOFTWARE).
+pub const EXIT_WRITER_LOST: i32 = 70;
+
 struct Job {
     op: WriteOp,
     reply: oneshot::Sender<Result<WriteResult, Error>>,
 }
 
+/// What the writer knows about its own health, for `/_health` and `/_ready`.
+#[derive(Debug, Default)]
+pub struct WriterHealth {
+    /// Why the last write failed, when it failed for a storage reason (disk full, I/O error,
+    /// read-only file); cleared by the next commit that wrote something.
+    storage_fault: Mutex<Option<String>>,
+    /// Panics caught (in a job or in the loop) since start.
+    panics: AtomicU32,
+}
+
+impl WriterHealth {
+    pub fn storage_fault(&self) -> Option<String> {
+        self.storage_fault.lock().ok().and_then(|f| f.clone())
+    }
+
+    fn set_storage_fault(&self, fault: Option<String>) {
+        if let Ok(mut slot) = self.storage_fault.lock() {
+            match (&*slot, &fault) {
+                (None, Some(why)) => log::error!("writer: storage failure, not ready: {why}"),
+                (Some(_), None) => log::info!("writer: writes succeed again, ready"),
+                _ => {}
+            }
+            *slot = fault;
+        }
+    }
+
+    pub fn panics(&self) -> u32 {
+        self.panics.load(Ordering::Relaxed)
+    }
+}
+
+/// Faults a test can inject into a running writer (debug builds read them from the
+/// `APPOINTMENT_REGISTRY_FAULTS` environment variable too; see `Faults::from_env`).
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// The next N jobs panic inside their savepoint.
+    pub panic_in_job: AtomicU32,
+    /// The next N batches panic outside any job (the loop itself).
+    pub panic_in_loop: AtomicU32,
+    /// Reopening the database after a loop panic fails.
+    pub reopen_fails: AtomicBool,
+}
+
+impl Faults {
+    /// `APPOINTMENT_REGISTRY_FAULTS=panic-in-job,panic-in-loop,reopen-fails` — debug builds
+    /// only, so a release binary has no way in.
+    pub fn from_env() -> Faults {
+        let faults = Faults::default();
+        if cfg!(debug_assertions) {
+            let spec = std::env::var("APPOINTMENT_REGISTRY_FAULTS").unwrap_or_default();
+            for fault in spec.split(',').map(str::trim) {
+                match fault {
+                    "panic-in-job" => faults.panic_in_job.store(1, Ordering::SeqCst),
+                    "panic-in-loop" => faults.panic_in_loop.store(1, Ordering::SeqCst),
+                    "reopen-fails" => faults.reopen_fails.store(true, Ordering::SeqCst),
+                    _ => {}
+                }
+            }
+        }
+        faults
+    }
+
+    fn take(counter: &AtomicU32) -> bool {
+        counter
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
+/// Opens a fresh write connection (used at start and after a loop panic).
+pub type Opener = Box<dyn Fn() -> rusqlite::Result<Connection> + Send>;
+
 pub struct Writer {
     queue: Mutex<Option<mpsc::Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     metrics: Arc<Metrics>,
+    health: Arc<WriterHealth>,
+    faults: Arc<Faults>,
+}
+
+struct Loop {
+    max_batch: usize,
+    metrics: Arc<Metrics>,
+    health: Arc<WriterHealth>,
+    faults: Arc<Faults>,
 }
 
 impl Writer {
     pub fn start(
         conn: Connection,
+        open: Opener,
         max_batch: usize,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<Job>();
-        let thread_metrics = metrics.clone();
+        let health = Arc::new(WriterHealth::default());
+        let faults = Arc::new(Faults::from_env());
+        let state = Loop {
+            max_batch: max_batch.max(1),
+            metrics: metrics.clone(),
+            health: health.clone(),
+            faults: faults.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("registry-writer".into())
-            .spawn(move || run(conn, rx, max_batch.max(1), &thread_metrics))?;
+            .spawn(move || supervise(conn, open, &rx, &state))?;
         Ok(Writer {
             queue: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             metrics,
+            health,
+            faults,
         })
     }
 
@@ -82,6 +186,15 @@ impl Writer {
             .map(|t| t.as_ref().is_some_and(|h| !h.is_finished()))
             .unwrap_or(false)
     }
+
+    pub fn health(&self) -> &WriterHealth {
+        &self.health
+    }
+
+    #[doc(hidden)]
+    pub fn faults(&self) -> Arc<Faults> {
+        self.faults.clone()
+    }
 }
 
 impl Drop for Writer {
@@ -90,23 +203,28 @@ impl Drop for Writer {
     }
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, max_batch: usize, metrics: &Metrics) {
-    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+/// Runs the loop; restarts it on a fresh connection when it panics, and exits the process when
+/// no connection can be had (a writer that is gone for good must not leave a live process).
+fn supervise(mut conn: Connection, open: Opener, rx: &mpsc::Receiver<Job>, state: &Loop) {
+    loop {
+        let ran = catch_unwind(AssertUnwindSafe(|| run(&mut conn, rx, state)));
+        if ran.is_ok() {
+            break; // the queue closed: a normal stop
+        }
+        state.health.panics.fetch_add(1, Ordering::Relaxed);
+        log::error!("writer: the write loop panicked; restarting it on a fresh connection");
+        // Jobs of the interrupted batch were dropped unanswered (their clients got 500) and
+        // its transaction rolled back as the unwind dropped it.
+        conn = match reopen(&open, state) {
+            Some(fresh) => fresh,
+            None => {
+                log::error!(
+                    "writer: cannot open the database again; exiting with status {EXIT_WRITER_LOST} \
+                     so the service manager restarts the registry"
+                );
+                std::process::exit(EXIT_WRITER_LOST);
             }
-        }
-        metrics.queue_depth.sub(batch.len() as i64);
-        metrics.batch_size.observe(batch.len() as f64);
-        let results = commit_batch(&mut conn, &batch);
-        for (job, result) in batch.drain(..).zip(results) {
-            // A client that went away no longer wants its answer; the write stands.
-            let _ = job.reply.send(result);
-        }
+        };
     }
     // Queue closed and drained: fold the WAL into the main file so the copy an admin takes
     // after shutdown is the whole database.
@@ -116,24 +234,96 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, max_batch: usize, metrics:
     log::info!("writer stopped: queue drained, WAL checkpointed");
 }
 
-/// Applies each job under its own savepoint, then commits once. If the commit itself fails,
-/// every job in the batch fails: none of them was acknowledged.
-fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Vec<Result<WriteResult, Error>> {
-    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => return fail_all(batch.len(), &e),
-    };
-    let results: Vec<Result<WriteResult, Error>> =
-        batch.iter().map(|job| apply_one(&tx, &job.op)).collect();
-    match tx.commit() {
-        Ok(()) => results,
-        Err(e) => fail_all(batch.len(), &e),
+fn reopen(open: &Opener, state: &Loop) -> Option<Connection> {
+    for attempt in 1..=3u32 {
+        let opened = if state.faults.reopen_fails.load(Ordering::SeqCst) {
+            Err(rusqlite::Error::InvalidPath(
+                "injected fault: reopen fails".into(),
+            ))
+        } else {
+            open()
+        };
+        match opened {
+            Ok(conn) => return Some(conn),
+            Err(e) => {
+                log::error!("writer: reopening the database failed (attempt {attempt}): {e}");
+                std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
+            }
+        }
+    }
+    None
+}
+
+fn run(conn: &mut Connection, rx: &mpsc::Receiver<Job>, state: &Loop) {
+    let mut batch: Vec<Job> = Vec::with_capacity(state.max_batch);
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < state.max_batch {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        state.metrics.queue_depth.sub(batch.len() as i64);
+        state.metrics.batch_size.observe(batch.len() as f64);
+        if Faults::take(&state.faults.panic_in_loop) {
+            panic!("injected fault: the write loop panics");
+        }
+        let results = commit_batch(conn, &batch, state);
+        for (job, result) in batch.drain(..).zip(results) {
+            // A client that went away no longer wants its answer; the write stands.
+            let _ = job.reply.send(result);
+        }
     }
 }
 
-fn apply_one(tx: &Transaction<'_>, op: &WriteOp) -> Result<WriteResult, Error> {
+/// Applies each job under its own savepoint, then commits once. If the commit itself fails,
+/// every job in the batch fails: none of them was acknowledged.
+fn commit_batch(
+    conn: &mut Connection,
+    batch: &[Job],
+    state: &Loop,
+) -> Vec<Result<WriteResult, Error>> {
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return fail_all(batch.len(), e, state),
+    };
+    let results: Vec<Result<WriteResult, Error>> = batch
+        .iter()
+        .map(|job| apply_one(&tx, &job.op, state))
+        .collect();
+    let wrote = batch
+        .iter()
+        .zip(&results)
+        .any(|(job, r)| r.is_ok() && job.op.writes());
+    match tx.commit() {
+        Ok(()) => {
+            let fault = results.iter().find_map(|r| match r {
+                Err(Error::Storage(e)) => Some(e.to_string()),
+                _ => None,
+            });
+            if fault.is_some() || wrote {
+                state.health.set_storage_fault(fault);
+            }
+            results
+        }
+        Err(e) => fail_all(batch.len(), e, state),
+    }
+}
+
+fn apply_one(tx: &Transaction<'_>, op: &WriteOp, state: &Loop) -> Result<WriteResult, Error> {
     super::exec(tx, "SAVEPOINT job", [])?;
-    let result = ops::apply(tx, op);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        if Faults::take(&state.faults.panic_in_job) {
+            panic!("injected fault: a job panics");
+        }
+        ops::apply(tx, op)
+    }))
+    .unwrap_or_else(|_| {
+        // The panic hook has logged where; this job fails alone and the writer goes on.
+        state.health.panics.fetch_add(1, Ordering::Relaxed);
+        Err(Error::internal("a write panicked in the writer"))
+    });
     if result.is_err() {
         super::exec(tx, "ROLLBACK TO job", [])?;
     }
@@ -141,7 +331,32 @@ fn apply_one(tx: &Transaction<'_>, op: &WriteOp) -> Result<WriteResult, Error> {
     result
 }
 
-fn fail_all(n: usize, cause: &rusqlite::Error) -> Vec<Result<WriteResult, Error>> {
+fn fail_all(n: usize, cause: rusqlite::Error, state: &Loop) -> Vec<Result<WriteResult, Error>> {
     log::error!("writer: batch of {n} failed to commit: {cause}");
-    (0..n).map(|_| Err(Error::internal(cause))).collect()
+    let storage = crate::error::is_storage_fault(&cause);
+    if storage {
+        state.health.set_storage_fault(Some(cause.to_string()));
+    }
+    (0..n)
+        .map(|_| {
+            Err(if storage {
+                Error::Storage(clone_error(&cause))
+            } else {
+                Error::internal(&cause)
+            })
+        })
+        .collect()
+}
+
+/// rusqlite errors are not Clone; a batch's jobs each get an equivalent one.
+fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, msg) => {
+            rusqlite::Error::SqliteFailure(*code, msg.clone())
+        }
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+            Some(other.to_string()),
+        ),
+    }
 }

@@ -23,6 +23,9 @@ pub struct TestApp {
     pub pki: DevPkiPaths,
     pub secret: Vec<u8>,
     pub db_path: PathBuf,
+    /// Faults the test can inject into this server's writer (tests/hostile).
+    #[allow(dead_code)]
+    pub faults: std::sync::Arc<appointment_registry::store::writer::Faults>,
     // Dropped last: removes certificates and database.
     pub dir: tempfile::TempDir,
 }
@@ -42,6 +45,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 
     let app = Application::build(&settings).expect("server starts");
     let base = app.base_url().to_string();
+    let faults = app.faults();
     tokio::spawn(app.run_until_stopped());
 
     let secret = std::fs::read(&pki.jwt_secret).expect("jwt secret");
@@ -50,6 +54,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         base,
         secret,
         db_path: settings.database.path.clone(),
+        faults,
         pki,
         dir,
     }
