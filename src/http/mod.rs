@@ -11,6 +11,7 @@ pub mod health;
 pub mod history;
 pub mod metadata;
 pub mod negotiate;
+pub mod panic_guard;
 pub mod respond;
 pub mod search;
 
