@@ -55,13 +55,44 @@ pub fn read_xml(bytes: &[u8]) -> Result<Value, ReadError> {
     strict(parse_xml(bytes)?)
 }
 
+/// Deepest nesting of arrays and objects a resource may have, in either format. Well below
+/// serde_json's recursion limit (128), so whatever is accepted and stored as JSON re-parses
+/// when it is read back; no real resource comes near it.
+pub const MAX_DEPTH: usize = 64;
+
+/// Nesting depth of a value: a scalar is 0, `{}` and `[]` are 1.
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn check_depth(value: &Value) -> Result<(), ReadError> {
+    if depth(value) > MAX_DEPTH {
+        return Err(ReadError::Unparseable(format!(
+            "the resource is nested more than {MAX_DEPTH} levels deep"
+        )));
+    }
+    Ok(())
+}
+
 /// Reads FHIR JSON, returning the resource together with its structural issues, so a caller
 /// can add its own rules' problems to the same report. Only `Unparseable` is an error here.
 pub fn parse_json(bytes: &[u8]) -> Result<(Value, Vec<Issue>), ReadError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ReadError::Unparseable("body is not valid UTF-8".into()))?;
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| ReadError::Unparseable(format!("not valid JSON: {e}")))?;
+    // A UTF-8 byte-order mark is noise some editors add; JSON itself has no place for it.
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        ReadError::Unparseable(if e.to_string().contains("recursion limit") {
+            format!("the resource is nested more than {MAX_DEPTH} levels deep")
+        } else {
+            format!("not valid JSON: {e}")
+        })
+    })?;
+    check_depth(&value)?;
     let Some(obj) = value.as_object() else {
         return Err(ReadError::Unparseable("JSON body is not an object".into()));
     };
@@ -80,7 +111,9 @@ pub fn parse_json(bytes: &[u8]) -> Result<(Value, Vec<Issue>), ReadError> {
 
 /// Reads FHIR XML as [`parse_json`] reads JSON.
 pub fn parse_xml(bytes: &[u8]) -> Result<(Value, Vec<Issue>), ReadError> {
-    xml_read::read(bytes)
+    let (value, issues) = xml_read::read(bytes)?;
+    check_depth(&value)?;
+    Ok((value, issues))
 }
 
 fn strict((value, issues): (Value, Vec<Issue>)) -> Result<Value, ReadError> {

@@ -162,14 +162,44 @@ fn lexical_ok(p: Prim, s: &str) -> bool {
     }
 }
 
+/// Characters XML 1.0 cannot carry (C0 controls other than tab, newline and carriage return,
+/// and U+FFFE/U+FFFF). A resource holding one could be stored but never written as XML, so
+/// every string is held to XML's rule whatever format it came in.
+pub(crate) fn xml_char_ok(c: char) -> bool {
+    !((c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}')
+}
+
+/// The first character of `s` that XML 1.0 cannot carry, as `U+XXXX`.
+pub(crate) fn forbidden_char(s: &str) -> Option<String> {
+    s.chars()
+        .find(|c| !xml_char_ok(*c))
+        .map(|c| format!("U+{:04X}", u32::from(c)))
+}
+
 /// Checks a string-form value; pushes issues and returns whether it was fine.
 fn check_text(p: Prim, codes: &[&str], s: &str, path: &str, issues: &mut Vec<Issue>) -> bool {
     if s.is_empty() {
         issues.push(Issue::new(path, "value", "empty values are not allowed"));
         return false;
     }
+    if let Some(c) = forbidden_char(s) {
+        let msg = format!("contains the control character {c}, which FHIR (XML 1.0) cannot carry");
+        issues.push(Issue::new(path, "value", msg));
+        return false;
+    }
     if !lexical_ok(p, s) {
-        let msg = format!("'{s}' is not a valid {}", prim_name(p));
+        let shape_ok = match p {
+            Prim::Date => DATE.is_match(s),
+            Prim::DateTime => DATE_TIME.is_match(s),
+            Prim::Instant => INSTANT.is_match(s),
+            _ => false,
+        };
+        let why = if shape_ok {
+            ": the date does not exist, or lies outside the years 0001 to 9999 (written or in UTC)"
+        } else {
+            ""
+        };
+        let msg = format!("'{s}' is not a valid {}{why}", prim_name(p));
         issues.push(Issue::new(path, "value", msg));
         return false;
     }

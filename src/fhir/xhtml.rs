@@ -15,6 +15,9 @@ pub fn problem(raw: &str) -> Option<String> {
     if !raw.starts_with("<div") {
         return Some("must start with a <div> element".into());
     }
+    if let Some(c) = super::primitive::forbidden_char(raw) {
+        return Some(format!("contains the control character {c}"));
+    }
     let mut reader = NsReader::from_str(raw);
     let mut depth = 0usize;
     loop {
@@ -47,8 +50,18 @@ pub fn problem(raw: &str) -> Option<String> {
             Event::DocType(_) => return Some("DTD declarations are not allowed".into()),
             Event::GeneralRef(r) => {
                 let name = r.into_inner();
-                let char_ref = name.starts_with('#');
-                if !char_ref && !PREDEFINED.contains(&name.as_ref()) {
+                if let Some(number) = name.strip_prefix('#') {
+                    let code = match number.strip_prefix(['x', 'X']) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                        None => number.parse::<u32>().ok(),
+                    };
+                    if !code
+                        .and_then(char::from_u32)
+                        .is_some_and(super::primitive::xml_char_ok)
+                    {
+                        return Some(format!("'&{name};' is not a character XML can carry"));
+                    }
+                } else if !PREDEFINED.contains(&name.as_ref()) {
                     return Some(format!("entity reference '&{name};' is not allowed"));
                 }
             }

@@ -9,8 +9,9 @@ use super::xhtml::XHTML_NS;
 use super::ReadError;
 
 pub const FHIR_NS: &str = "http://hl7.org/fhir";
-/// Deep enough for any real resource; stops stack exhaustion in later recursion.
-const MAX_DEPTH: usize = 100;
+/// Elements nested deeper cannot make a resource within `fhir::MAX_DEPTH` (each element is
+/// at least one JSON level), so reading stops here, before any recursion over the tree.
+const MAX_DEPTH: usize = super::MAX_DEPTH;
 
 #[derive(Debug, Default)]
 pub struct XElem {

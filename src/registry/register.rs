@@ -83,6 +83,19 @@ pub fn check(resource: &Value, already: &[String]) -> Result<Registration, Vec<P
     let nhs = patient::find(resource, &reported, &mut problems);
 
     let identifiers = identifiers(resource);
+    for (i, first, (system, value)) in repeated_identifiers(resource) {
+        problems.push(
+            Problem::new(
+                "duplicate",
+                SpineCode::DuplicateRejected,
+                format!(
+                    "repeats Appointment.identifier[{first}] ({system}|{value}): each business \
+                     identifier may appear once"
+                ),
+            )
+            .at(format!("Appointment.identifier[{i}]")),
+        );
+    }
     match (start_at, created_at, nhs) {
         (Some(start_at), Some(created_at), Some(nhs_number)) if problems.is_empty() => {
             Ok(Registration {
@@ -131,14 +144,36 @@ fn required_instant(
 }
 
 fn identifiers(resource: &Value) -> Vec<(String, String)> {
+    indexed_identifiers(resource)
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect()
+}
+
+/// `(index in Appointment.identifier, (system or "", value))` of each identifier with a value.
+fn indexed_identifiers(resource: &Value) -> Vec<(usize, (String, String))> {
     let Some(list) = resource.get("identifier").and_then(Value::as_array) else {
         return Vec::new();
     };
     list.iter()
-        .filter_map(|id| {
+        .enumerate()
+        .filter_map(|(i, id)| {
             let value = id.get("value")?.as_str()?;
             let system = id.get("system").and_then(Value::as_str).unwrap_or("");
-            Some((system.to_string(), value.to_string()))
+            Some((i, (system.to_string(), value.to_string())))
+        })
+        .collect()
+}
+
+/// `(index, index of its first occurrence, identifier)` for each identifier given twice: the
+/// store keeps one row per identifier, so a body naming one twice is refused here.
+fn repeated_identifiers(resource: &Value) -> Vec<(usize, usize, (String, String))> {
+    let all = indexed_identifiers(resource);
+    all.iter()
+        .enumerate()
+        .filter_map(|(n, (i, id))| {
+            let (first, _) = all[..n].iter().find(|(_, earlier)| earlier == id)?;
+            Some((*i, *first, id.clone()))
         })
         .collect()
 }
