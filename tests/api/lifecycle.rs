@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use appointment_registry::{auth, pki};
+use appointment_registry::auth;
 use futures_util::future::join_all;
 
 use crate::helpers::*;
@@ -13,24 +13,8 @@ use crate::process;
 #[tokio::test]
 async fn sigterm_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let pki = pki::generate(&dir.path().join("pki")).unwrap();
     let db = dir.path().join("registry.db");
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"\"\n\
-             [tls]\ngenerate_dev_pki = false\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n\
-             [auth]\naudience = \"{AUDIENCE}\"\nhs256_secret_file = \"{}\"\n\
-             [database]\npath = \"{}\"\n[expiry]\nenabled = false\n[log]\nlevel = \"info\"\n",
-            pki.server_cert.display(),
-            pki.server_key.display(),
-            pki.ca_cert.display(),
-            pki.jwt_secret.display(),
-            db.display()
-        ),
-    )
-    .unwrap();
+    let (config, pki) = process::config_file(dir.path(), Some(&db));
     let mut server = process::start(
         dir.path(),
         &["serve", "--config", config.to_str().unwrap()],

@@ -83,3 +83,31 @@ impl Drop for Running {
         let _ = self.child.wait();
     }
 }
+
+/// Writes a dev PKI and a `config.toml` for the binary into `dir`: a free port, the database at
+/// `db` (default `dir/registry.db` when None), expiry off. Returns the config path and the PKI.
+pub fn config_file(
+    dir: &Path,
+    db: Option<&Path>,
+) -> (std::path::PathBuf, appointment_registry::pki::DevPkiPaths) {
+    let pki = appointment_registry::pki::generate(&dir.join("pki")).expect("dev pki");
+    let db = db.map_or_else(|| dir.join("registry.db"), Path::to_path_buf);
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"\"\n\
+             [tls]\ngenerate_dev_pki = false\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n\
+             [auth]\naudience = \"{}\"\nhs256_secret_file = \"{}\"\n\
+             [database]\npath = \"{}\"\n[expiry]\nenabled = false\n[log]\nlevel = \"info\"\n",
+            pki.server_cert.display(),
+            pki.server_key.display(),
+            pki.ca_cert.display(),
+            crate::helpers::AUDIENCE,
+            pki.jwt_secret.display(),
+            db.display()
+        ),
+    )
+    .expect("config written");
+    (config, pki)
+}
