@@ -1,6 +1,7 @@
 //! FHIR STU3 JSON/XML reading, structural validation and canonical writing,
 //! all driven by the XSD-derived table in `structure_gen.rs`.
 
+pub mod datetime;
 mod json_write;
 mod primitive;
 pub mod structure;

@@ -63,70 +63,11 @@ fn prim_name(p: Prim) -> &'static str {
     }
 }
 
-/// The regex matches days up to 31 in every month; `time` knows the calendar. Years are held to
-/// 0001–9999, written and (with a time and zone) in UTC: XML Schema has no year 0000, and
-/// converting beyond 9999 is where date libraries (and readers of the registry's XML) give up.
+/// The lexical patterns match days up to 31 in every month and any four-digit year; the one
+/// date reader (`datetime`) knows the calendar and holds years to 0001–9999.
 fn calendar_ok(s: &str) -> bool {
-    if s.starts_with('-') {
-        return false;
-    }
-    let parts: Vec<&str> = s.get(..10).unwrap_or("").split('-').collect();
-    let [y, m, d] = parts.as_slice() else {
-        // year or year-month only
-        return s
-            .get(..4)
-            .and_then(|y| y.parse::<i32>().ok())
-            .is_some_and(|y| y >= 1);
-    };
-    let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i32>(), m.parse::<u8>(), d.parse::<u8>()) else {
-        return false;
-    };
-    let Ok(date) = time::Month::try_from(m).and_then(|m| time::Date::from_calendar_date(y, m, d))
-    else {
-        return false;
-    };
-    y >= 1 && utc_year_ok(date, &s[10..])
+    super::datetime::parse(s).is_ok()
 }
-
-/// For `Thh:mm:ss[.f](Z|±hh:mm)` after a date: does the moment, in UTC, stay within 0001–9999?
-fn utc_year_ok(date: time::Date, rest: &str) -> bool {
-    let Some(zone_at) = rest.rfind(['Z', '+', '-']) else {
-        return true; // a date alone
-    };
-    let offset_seconds = match &rest[zone_at..] {
-        "Z" => 0,
-        zone => {
-            let hours = zone
-                .get(1..3)
-                .and_then(|h| h.parse::<i32>().ok())
-                .unwrap_or(0);
-            let minutes = zone
-                .get(4..6)
-                .and_then(|m| m.parse::<i32>().ok())
-                .unwrap_or(0);
-            let seconds = hours * 3600 + minutes * 60;
-            if zone.starts_with('-') {
-                -seconds
-            } else {
-                seconds
-            }
-        }
-    };
-    let time = rest
-        .get(1..9)
-        .and_then(|t| time::Time::parse(t, TIME_OF_DAY).ok())
-        .unwrap_or(time::Time::MIDNIGHT);
-    let Ok(offset) = time::UtcOffset::from_whole_seconds(offset_seconds) else {
-        return false;
-    };
-    time::PrimitiveDateTime::new(date, time)
-        .assume_offset(offset)
-        .checked_to_offset(time::UtcOffset::UTC)
-        .is_some_and(|utc| (1..=9999).contains(&utc.year()))
-}
-
-const TIME_OF_DAY: &[time::format_description::BorrowedFormatItem<'_>] =
-    time::macros::format_description!("[hour]:[minute]:[second]");
 
 fn int_range(p: Prim) -> (i64, i64) {
     match p {

@@ -1,17 +1,13 @@
-//! FHIR `instant`: full date, time to the second, optional fraction, mandatory zone.
-//! The registry demands it for both `start` and `created` (stricter than STU3's dateTime).
+//! The registry's instant rule for `start` and `created`: a full date, time to the second,
+//! optional fraction (at most nine digits) and a mandatory zone — stricter than STU3's
+//! dateTime — and the fixed-width UTC column text the store keeps them as. Reading the value is
+//! `fhir::datetime`'s (one reader for every date, range-checked); this adds the rule.
 
-use std::sync::LazyLock;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::OffsetDateTime;
 
-use regex::Regex;
-use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
-
-static INSTANT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?(Z|([+-])([0-9]{2}):([0-9]{2}))$",
-    )
-    .expect("static regex")
-});
+use crate::fhir::datetime::{self, DateTimeError, Precision};
 
 /// Why a text is not an instant the registry can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -26,80 +22,36 @@ pub enum InstantError {
 }
 
 /// Parses a FHIR instant. Impossible calendar dates (`2019-02-30T10:00:00Z`) and offsets beyond
-/// ±14:00 are not instants; instants whose UTC time falls outside 0001–9999 are out of range
-/// (the column text is four-digit years, and `time` cannot convert beyond them).
+/// ±14:00 are not instants; instants whose UTC time falls outside 0001–9999 are out of range.
 pub fn parse(text: &str) -> Result<OffsetDateTime, InstantError> {
-    lexical(text)
-        .ok_or(InstantError::NotAnInstant)
-        .and_then(|at| in_range(at).ok_or(InstantError::OutOfRange))
-}
-
-/// The instant in UTC when both its written year and its UTC year are 0001–9999 (XML Schema
-/// has no year 0000, and the column text has four digits); `None` otherwise. Converting with
-/// `to_offset` beyond that range panics, so every conversion of outside input goes through here.
-pub fn in_range(at: OffsetDateTime) -> Option<OffsetDateTime> {
-    let years = 1..=9999;
-    at.checked_to_offset(UtcOffset::UTC)
-        .filter(|utc| years.contains(&utc.year()) && years.contains(&at.year()))
-}
-
-fn lexical(text: &str) -> Option<OffsetDateTime> {
-    let caps = INSTANT.captures(text)?;
-    let num = |i: usize| caps.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
-    let year = i32::try_from(num(1)?).ok()?;
-    let month = Month::try_from(u8::try_from(num(2)?).ok()?).ok()?;
-    let date = Date::from_calendar_date(year, month, u8::try_from(num(3)?).ok()?).ok()?;
-    let nanos = match caps.get(7) {
-        Some(m) => {
-            let digits = &m.as_str()[1..];
-            let scale = 10u32.pow(9 - digits.len() as u32);
-            digits.parse::<u32>().ok()? * scale
+    match datetime::parse(text) {
+        Ok(t) if t.zoned && t.precision >= Precision::Second && t.fraction_digits <= 9 => {
+            Ok(t.start)
         }
-        None => 0,
-    };
-    let time = Time::from_hms_nano(
-        u8::try_from(num(4)?).ok()?,
-        u8::try_from(num(5)?).ok()?,
-        u8::try_from(num(6)?).ok()?,
-        nanos,
-    )
-    .ok()?;
-    let offset = match caps.get(9) {
-        None => UtcOffset::UTC,
-        Some(sign) => zone(sign.as_str(), num(10)?, num(11)?)?,
-    };
-    Some(PrimitiveDateTime::new(date, time).assume_offset(offset))
+        Ok(_) | Err(DateTimeError::Malformed) => Err(InstantError::NotAnInstant),
+        Err(DateTimeError::OutOfRange) => Err(InstantError::OutOfRange),
+    }
 }
 
-/// A FHIR zone `±hh:mm` as an offset; FHIR allows at most ±14:00.
-pub(crate) fn zone(sign: &str, hours: u32, minutes: u32) -> Option<UtcOffset> {
-    if minutes > 59 || hours > 14 || (hours == 14 && minutes != 0) {
-        return None;
-    }
-    let seconds = i32::try_from(hours * 3600 + minutes * 60).ok()?;
-    let seconds = if sign == "-" { -seconds } else { seconds };
-    UtcOffset::from_whole_seconds(seconds).ok()
-}
+const COLUMN: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
 /// Fixed-width UTC text, `2019-02-01T10:51:23.620Z`: sorts as text, reads well in SQL.
 /// Takes instants from [`parse`] or the clock; one outside 0001–9999 is clamped to the nearest
 /// end rather than panicking (no such instant is ever accepted from input).
 pub fn to_column(at: OffsetDateTime) -> String {
-    let utc = in_range(at).unwrap_or(if at.year() < 1 {
+    let utc = datetime::in_range(at).unwrap_or(if at.year() < 1 {
         time::macros::datetime!(0001-01-01 00:00:00 UTC)
     } else {
         time::macros::datetime!(9999-12-31 23:59:59.999 UTC)
     });
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        utc.year(),
-        u8::from(utc.month()),
-        utc.day(),
-        utc.hour(),
-        utc.minute(),
-        utc.second(),
-        utc.millisecond()
-    )
+    // Formatting a date within 0001–9999 with this description cannot fail.
+    utc.format(COLUMN).unwrap_or_default()
+}
+
+/// Whether `text` is column text exactly as [`to_column`] writes it (paging tokens carry it).
+pub fn is_column(text: &str) -> bool {
+    time::PrimitiveDateTime::parse(text, COLUMN).is_ok_and(|at| to_column(at.assume_utc()) == text)
 }
 
 /// `meta.lastUpdated` for a version written now.
@@ -162,6 +114,19 @@ mod tests {
             "0001-01-01T00:00:00-14:00",
         ] {
             assert!(parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn column_text_is_recognised_exactly() {
+        assert!(is_column("2019-02-01T09:51:23.620Z"));
+        for bad in [
+            "2019-02-01T09:51:23.62Z",
+            "2019-02-01T09:51:23.620",
+            "2019-02-01 09:51:23.620Z",
+            "x",
+        ] {
+            assert!(!is_column(bad), "{bad}");
         }
     }
 

@@ -3,11 +3,9 @@
 //! answers with a Bundle.
 
 use std::collections::HashSet;
-use std::sync::LazyLock;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use regex::Regex;
 use time::OffsetDateTime;
 
 use crate::error::Error;
@@ -43,11 +41,6 @@ const PATIENT_NAMES: [&str; 3] = ["patient", "actor", "Appointment.participant.a
 /// Every parameter the registry understands (`_format` is the negotiator's).
 pub const SUPPORTED: &str = "patient, actor, Appointment.participant.actor, date, created, \
                              status, identifier, _count, _sort, _page, _format";
-
-static COLUMN_TIME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$")
-        .expect("static regex")
-});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
@@ -333,10 +326,10 @@ fn read_token(token: &str, query: &SearchQuery) -> Result<(PageKey, Option<Strin
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
     let not_before = match (*not_before, query.not_before.is_some()) {
         ("", false) => None,
-        (t, true) if COLUMN_TIME.is_match(t) => Some(t.to_string()),
+        (t, true) if instant::is_column(t) => Some(t.to_string()),
         _ => return Err(bad()),
     };
-    if *sort != query.sort.param() || !COLUMN_TIME.is_match(value) || !id_ok {
+    if *sort != query.sort.param() || !instant::is_column(value) || !id_ok {
         return Err(bad());
     }
     let key = PageKey {
