@@ -4,12 +4,13 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
 use crate::auth::{AuthSettings, Verifier};
-use crate::config::{Expiry, Settings};
+use crate::config::{self, Expiry, Settings};
 use crate::http::caller::PeerCertificate;
 use crate::http::{self, access_log, AppState};
 use crate::metrics::Metrics;
@@ -76,7 +77,10 @@ impl Application {
             store,
             verifier,
             base_url: base_url.clone(),
-            max_body_bytes: settings.limits.max_body_bytes,
+            body_limits: http::body::BodyLimits {
+                max_bytes: settings.limits.max_body_bytes,
+                timeout: Duration::from_millis(settings.server.body_timeout_ms),
+            },
             metrics,
             page_sizes: crate::registry::search::PageSizes {
                 default: settings.search.default_count,
@@ -84,6 +88,10 @@ impl Application {
             },
         });
         let app_state = state.clone();
+        let limits = &settings.server;
+        // actix-web's connection limits are per worker; the configuration states totals, so
+        // the worker count is fixed here (one per CPU, actix's own default) and they are divided.
+        let workers = std::thread::available_parallelism().map_or(1, usize::from);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
@@ -103,6 +111,17 @@ impl Application {
                     .and_then(|leaf| tls::certificate_subject(leaf));
                 data.insert(PeerCertificate { subject });
             }
+        })
+        .workers(workers)
+        .max_connections(config::Server::per_worker(limits.max_connections, workers))
+        // The handshake limit is a process-wide setting in actix-tls, read by each worker
+        // thread when it accepts its first TLS connection.
+        .max_connection_rate(config::Server::per_worker(limits.max_handshakes, workers))
+        .tls_handshake_timeout(Duration::from_millis(limits.handshake_timeout_ms))
+        .client_request_timeout(Duration::from_millis(limits.client_request_timeout_ms))
+        .keep_alive(match limits.keep_alive_seconds {
+            0 => actix_web::http::KeepAlive::Disabled,
+            seconds => actix_web::http::KeepAlive::Timeout(Duration::from_secs(seconds)),
         });
         let server = if settings.tls.enabled {
             let config = tls::server_config(

@@ -30,7 +30,8 @@ pub struct AppState {
     pub verifier: Verifier,
     /// Absolute base URL without a trailing slash.
     pub base_url: String,
-    pub max_body_bytes: usize,
+    /// Largest body and the deadline for receiving it.
+    pub body_limits: body::BodyLimits,
     pub metrics: Arc<Metrics>,
     pub page_sizes: crate::registry::search::PageSizes,
 }
