@@ -58,7 +58,7 @@ impl Application {
             ))
         })?;
 
-        let listener = TcpListener::bind(&settings.server.listen)
+        let listener = bind(&settings.server.listen)
             .map_err(|e| StartError(format!("server.listen {}: {e}", settings.server.listen)))?;
         let addr = listener
             .local_addr()
@@ -183,6 +183,25 @@ impl Application {
         log::info!("stopped");
         served
     }
+}
+
+/// Connections the kernel queues before the registry accepts them: actix-web's own `bind`
+/// default. std's `TcpListener::bind` queues 128, which a burst of connections (or a moment
+/// with every handshake slot taken) overflows, and a dropped SYN costs a client a 1 s retry.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// A listening socket as actix-web's `bind` makes it (address reuse, a 1024 backlog), bound
+/// here so the port is known before the server starts.
+fn bind(listen: &str) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let addr: std::net::SocketAddr = listen
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
 }
 
 fn read_file(key: &str, path: &Path) -> Result<Vec<u8>, StartError> {
