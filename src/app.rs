@@ -97,6 +97,7 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(http::path_config())
                 .wrap_fn(access_log::observe)
+                .wrap_fn(http::unread_body::hold)
                 .configure(http::routes)
         })
         .on_connect(|conn, data| {

@@ -13,6 +13,7 @@ pub mod metadata;
 pub mod negotiate;
 pub mod respond;
 pub mod search;
+pub mod unread_body;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 

@@ -13,6 +13,7 @@ const KNOWN: [&str; 10] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn made_up_methods_share_one_metrics_series() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     let before = app.metrics().await.len();
     // 2,000 distinct methods at a real route (405), and 200 more at made-up paths (404).

@@ -22,6 +22,7 @@ const SERVED_WITHIN: Duration = Duration::from_secs(1);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_clients_are_served_while_silent_and_slow_connections_are_held() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let fds = raw::raise_fd_limit(16_384);
     let needed = 2 * (SILENT + SLOW) as u64 + 256;
     assert!(fds >= needed, "open-file limit {fds}, need {needed}");
@@ -227,6 +228,83 @@ async fn real_clients_are_served_while_silent_and_slow_connections_are_held() {
             .status(),
         200
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_chunked_bodies_are_answered_and_closed_not_drained() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
+    let app = spawn_app_with(|s| s.server.body_timeout_ms = 500).await;
+    // Authenticated: the body deadline answers 408, then the connection closes.
+    let (took, answer) = chunked_trickle(&app, Some(&app.token())).await;
+    println!(
+        "chunked slow body with a token: closed {:.0} ms after its head",
+        took.as_secs_f64() * 1000.0
+    );
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"timeout\""), "{answer}");
+    assert!(took >= Duration::from_millis(450), "{took:?}");
+    // Without a token: 403 before any body is read, then closed, not drained.
+    let (took, answer) = chunked_trickle(&app, None).await;
+    println!(
+        "chunked slow body without a token: closed {:.0} ms after its head",
+        took.as_secs_f64() * 1000.0
+    );
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    // The keep-alive still works for bodies that were read to the end.
+    let client = client_for(&app.pki, Some(&app.pki));
+    for _ in 0..3 {
+        let response = client
+            .post(app.url("/Appointment/_search"))
+            .bearer_auth(app.token())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("patient=1234554321")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+}
+
+/// POSTs a chunked body one byte every 100 ms until the server closes the connection (at most
+/// 5 s); returns how long that took and everything the server sent.
+async fn chunked_trickle(app: &TestApp, token: Option<&str>) -> (Duration, String) {
+    let mut stream = raw::tls(&raw::connector(&app.pki), raw::server_addr(&app.base))
+        .await
+        .expect("TLS connection");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "POST /Appointment HTTP/1.1\r\nHost: localhost\r\n{auth}\
+         Content-Type: application/fhir+json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{{\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("head sent");
+    let started = Instant::now();
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let writer = tokio::spawn(async move {
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if wr.write_all(b"1\r\n \r\n").await.is_err() || wr.flush().await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    let took = started.elapsed();
+    writer.abort();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(closed.is_ok(), "still open after {took:?}: {answer}");
+    (took, answer)
 }
 
 /// Sends one body byte every 300 ms until the server answers or closes; returns the status
