@@ -4,12 +4,13 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
 use crate::auth::{AuthSettings, Verifier};
-use crate::config::{Expiry, Settings};
+use crate::config::{self, Expiry, Settings};
 use crate::http::caller::PeerCertificate;
 use crate::http::{self, access_log, AppState};
 use crate::metrics::Metrics;
@@ -57,7 +58,7 @@ impl Application {
             ))
         })?;
 
-        let listener = TcpListener::bind(&settings.server.listen)
+        let listener = bind(&settings.server.listen)
             .map_err(|e| StartError(format!("server.listen {}: {e}", settings.server.listen)))?;
         let addr = listener
             .local_addr()
@@ -76,7 +77,10 @@ impl Application {
             store,
             verifier,
             base_url: base_url.clone(),
-            max_body_bytes: settings.limits.max_body_bytes,
+            body_limits: http::body::BodyLimits {
+                max_bytes: settings.limits.max_body_bytes,
+                timeout: Duration::from_millis(settings.server.body_timeout_ms),
+            },
             metrics,
             page_sizes: crate::registry::search::PageSizes {
                 default: settings.search.default_count,
@@ -84,12 +88,17 @@ impl Application {
             },
         });
         let app_state = state.clone();
+        let limits = &settings.server;
+        // actix-web's connection limits are per worker; the configuration states totals, so
+        // the worker count is fixed here (one per CPU, actix's own default) and they are divided.
+        let workers = std::thread::available_parallelism().map_or(1, usize::from);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(http::path_config())
                 .wrap_fn(http::panic_guard::guard)
                 .wrap_fn(access_log::observe)
+                .wrap_fn(http::unread_body::hold)
                 .configure(http::routes)
         })
         .on_connect(|conn, data| {
@@ -104,6 +113,17 @@ impl Application {
                     .and_then(|leaf| tls::certificate_subject(leaf));
                 data.insert(PeerCertificate { subject });
             }
+        })
+        .workers(workers)
+        .max_connections(config::Server::per_worker(limits.max_connections, workers))
+        // The handshake limit is a process-wide setting in actix-tls, read by each worker
+        // thread when it accepts its first TLS connection.
+        .max_connection_rate(config::Server::per_worker(limits.max_handshakes, workers))
+        .tls_handshake_timeout(Duration::from_millis(limits.handshake_timeout_ms))
+        .client_request_timeout(Duration::from_millis(limits.client_request_timeout_ms))
+        .keep_alive(match limits.keep_alive_seconds {
+            0 => actix_web::http::KeepAlive::Disabled,
+            seconds => actix_web::http::KeepAlive::Timeout(Duration::from_secs(seconds)),
         });
         let server = if settings.tls.enabled {
             let config = tls::server_config(
@@ -171,6 +191,25 @@ impl Application {
         log::info!("stopped");
         served
     }
+}
+
+/// Connections the kernel queues before the registry accepts them: actix-web's own `bind`
+/// default. std's `TcpListener::bind` queues 128, which a burst of connections (or a moment
+/// with every handshake slot taken) overflows, and a dropped SYN costs a client a 1 s retry.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// A listening socket as actix-web's `bind` makes it (address reuse, a 1024 backlog), bound
+/// here so the port is known before the server starts.
+fn bind(listen: &str) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let addr: std::net::SocketAddr = listen
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
 }
 
 fn read_file(key: &str, path: &Path) -> Result<Vec<u8>, StartError> {

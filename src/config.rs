@@ -29,6 +29,21 @@ pub struct Server {
     pub listen: String,
     /// Absolute base for `Location` and `fullUrl`. Empty: derived from the bound address.
     pub base_url: String,
+    /// A connection must finish its TLS handshake within this time or is closed.
+    pub handshake_timeout_ms: u64,
+    /// TLS handshakes in progress at once, for the whole server (divided among the workers,
+    /// rounded up). A connection past it waits to be accepted until a handshake ends.
+    pub max_handshakes: usize,
+    /// Time to receive a request's head (request line and headers); 408 past it.
+    pub client_request_timeout_ms: u64,
+    /// Time to receive a request's whole body, from the moment the handler starts reading it;
+    /// 408 OperationOutcome past it.
+    pub body_timeout_ms: u64,
+    /// Open connections at once, for the whole server (divided among the workers, rounded up).
+    /// Past it the registry stops accepting until one closes.
+    pub max_connections: usize,
+    /// How long an idle keep-alive connection stays open; 0 closes after each response.
+    pub keep_alive_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,6 +151,12 @@ impl Default for Server {
         Server {
             listen: "127.0.0.1:8443".into(),
             base_url: "https://localhost:8443".into(),
+            handshake_timeout_ms: 1000,
+            max_handshakes: 2048,
+            client_request_timeout_ms: 5000,
+            body_timeout_ms: 10_000,
+            max_connections: 8192,
+            keep_alive_seconds: 5,
         }
     }
 }
@@ -185,6 +206,50 @@ impl Default for Limits {
     }
 }
 
+impl Server {
+    /// The `[server]` limits: each bounded so a typo cannot switch a protection off.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let range = |key: &str, value: u64, min: u64, max: u64| {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(ConfigError(format!(
+                    "server.{key}: must be between {min} and {max} (got {value})"
+                )))
+            }
+        };
+        range(
+            "handshake_timeout_ms",
+            self.handshake_timeout_ms,
+            100,
+            60_000,
+        )?;
+        range("max_handshakes", self.max_handshakes as u64, 1, 1_000_000)?;
+        range(
+            "client_request_timeout_ms",
+            self.client_request_timeout_ms,
+            100,
+            300_000,
+        )?;
+        range("body_timeout_ms", self.body_timeout_ms, 100, 3_600_000)?;
+        range("max_connections", self.max_connections as u64, 1, 1_000_000)?;
+        range("keep_alive_seconds", self.keep_alive_seconds, 0, 3600)?;
+        if self.max_handshakes > self.max_connections {
+            return Err(ConfigError(format!(
+                "server.max_handshakes: must not exceed server.max_connections ({})",
+                self.max_connections
+            )));
+        }
+        Ok(())
+    }
+
+    /// `total` shared among `workers` (actix-web's limits are per worker), rounded up so the
+    /// whole server admits at least `total`.
+    pub fn per_worker(total: usize, workers: usize) -> usize {
+        total.div_ceil(workers.max(1)).max(1)
+    }
+}
+
 /// Why configuration could not be used; the message names the key.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -222,6 +287,7 @@ impl Settings {
     /// Checks values figment cannot: addresses, URLs, ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
+        self.server.validate()?;
         if self.server.listen.parse::<SocketAddr>().is_err() {
             return bad(
                 "server.listen",

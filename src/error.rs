@@ -60,6 +60,9 @@ pub enum Error {
     Conflict(String),
     #[error("precondition failed: {0}")]
     PreconditionFailed(String),
+    /// 408: the body did not arrive within `server.body_timeout_ms`.
+    #[error("request timeout: {0}")]
+    RequestTimeout(String),
     #[error("payload too large: {0}")]
     PayloadTooLarge(String),
     #[error("unsupported media type: {0}")]
@@ -115,6 +118,7 @@ impl Error {
             Error::MethodNotAllowed(_) => 405,
             Error::NotAcceptable(_) => 406,
             Error::Conflict(_) => 409,
+            Error::RequestTimeout(_) => 408,
             Error::PreconditionFailed(_) => 412,
             Error::PayloadTooLarge(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
@@ -139,6 +143,9 @@ impl Error {
             Error::NotAcceptable(d) => one("not-supported", S::BadRequest, d),
             Error::Conflict(d) => one("conflict", S::Conflict, d),
             Error::PreconditionFailed(d) => one("conflict", S::PreconditionFailed, d),
+            // The Spine CodeSystem has no timeout code; BAD_REQUEST with FHIR issue type
+            // `timeout` says what happened.
+            Error::RequestTimeout(d) => one("timeout", S::BadRequest, d),
             Error::PayloadTooLarge(d) => one("too-costly", S::BadRequest, d),
             Error::UnsupportedMediaType(d) => one("not-supported", S::UnsupportedMediaType, d),
             Error::Unprocessable(problems) => problems.clone(),

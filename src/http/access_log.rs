@@ -1,12 +1,14 @@
 //! One access-log line and the request metrics per request: method, path (never the query,
 //! which can hold NHS numbers), status, latency, the caller's ODS code and ASID, and the
-//! client-certificate subject. Never the token or the body.
+//! client-certificate subject. Never the token or the body. Every field a client chooses is
+//! escaped and cut short, so no request can forge or flood a log line.
 
 use std::future::Future;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::{web, HttpMessage};
 
 use super::caller::PeerCertificate;
@@ -22,8 +24,9 @@ where
     B: MessageBody,
 {
     let started = Instant::now();
-    let method = req.method().to_string();
-    let path = req.path().to_string();
+    let method_label = method_label(req.method());
+    let method = printable(req.method().as_str(), 32);
+    let path = printable(req.path(), 512);
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let cert = req
         .conn_data::<PeerCertificate>()
@@ -36,11 +39,14 @@ where
         let status = response.status().as_u16();
         let caller = response.request().extensions().get::<Caller>().cloned();
         if let Some(state) = state {
+            // Label cardinality is bounded by construction: `route` is a pattern from the route
+            // table or "unmatched" (never the raw path), `method_label` one of ten constants,
+            // and `status` a u16 that actix keeps within 100..=999.
             let status_text = status.to_string();
             state
                 .metrics
                 .requests
-                .with_label_values(&[route.as_str(), method.as_str(), status_text.as_str()])
+                .with_label_values(&[route.as_str(), method_label, status_text.as_str()])
                 .inc();
             state
                 .metrics
@@ -52,10 +58,69 @@ where
             target: "access",
             "{method} {path} {status} {:.1}ms org={} asid={} cert=\"{}\"",
             elapsed.as_secs_f64() * 1000.0,
-            caller.as_ref().and_then(|c| c.org.as_deref()).unwrap_or("-"),
-            caller.as_ref().and_then(|c| c.system.as_deref()).unwrap_or("-"),
-            cert.as_deref().unwrap_or("-"),
+            printable(caller.as_ref().and_then(|c| c.org.as_deref()).unwrap_or("-"), 64),
+            printable(caller.as_ref().and_then(|c| c.system.as_deref()).unwrap_or("-"), 64),
+            printable(cert.as_deref().unwrap_or("-"), 256),
         );
         Ok(response)
+    }
+}
+
+/// The metrics label for a method: the standard ones by name, any other (a client may send
+/// any token as a method) as `OTHER`, so made-up methods cannot grow the metrics without bound.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
+/// `text` safe for one log line: control and non-ASCII characters escaped (`\n`, `\x1b`,
+/// `\u{..}`), `"` and `\\` escaped, and cut after `max` characters with a `…` marker.
+pub fn printable(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max) + 8);
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c == ' ' || (c.is_ascii_graphic() && !matches!(c, '"' | '\\')) {
+            out.push(c);
+        } else {
+            out.extend(c.escape_default());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_standard_set_share_one_label() {
+        assert_eq!(method_label(&Method::POST), "POST");
+        for made_up in ["FOO", "X-1", "get", "PROPFIND"] {
+            let method = Method::from_bytes(made_up.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "OTHER", "{made_up}");
+        }
+    }
+
+    #[test]
+    fn log_fields_cannot_forge_lines() {
+        assert_eq!(printable("GET", 32), "GET");
+        assert_eq!(
+            printable("A\nB\x1b[31m\"\\é", 32),
+            "A\\nB\\u{1b}[31m\\\"\\\\\\u{e9}"
+        );
+        assert_eq!(printable(&"X".repeat(40), 4), "XXXX…");
     }
 }

@@ -37,7 +37,7 @@ async fn register(
     let caller = caller::authorise(req, state, Access::Write)?;
     let request_format = request_format?;
     let if_none_exist = if_none_exist(req)?;
-    let bytes = body::read(req, payload, state.max_body_bytes).await?;
+    let bytes = body::read(req, payload, state.body_limits).await?;
     let (mut resource, structural) = read_resource(&bytes, request_format)?;
 
     let reported: Vec<String> = structural

@@ -1,4 +1,8 @@
-//! Reading a request body with the configured size limit (413 past it).
+//! Reading a request body with the configured size limit (413 past it) and deadline (408 past
+//! it: a client trickling its body, or declaring a Content-Length it never sends, cannot hold a
+//! connection and a handler for longer than `server.body_timeout_ms`).
+
+use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
@@ -6,13 +10,20 @@ use futures_util::StreamExt;
 
 use crate::error::Error;
 
+/// How much body a request may carry and how long it may take to arrive.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    pub timeout: Duration,
+}
+
 /// The body, which must not be empty (a resource is expected).
 pub async fn read(
     req: &HttpRequest,
     payload: web::Payload,
-    limit: usize,
+    limits: BodyLimits,
 ) -> Result<Vec<u8>, Error> {
-    let body = read_any(req, payload, limit).await?;
+    let body = read_any(req, payload, limits).await?;
     if body.is_empty() {
         return Err(Error::BadRequest(
             "the request body is empty: send an Appointment".into(),
@@ -24,14 +35,10 @@ pub async fn read(
 /// The body, possibly empty (a search form may carry every parameter in the URL).
 pub async fn read_any(
     req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
+    payload: web::Payload,
+    limits: BodyLimits,
 ) -> Result<Vec<u8>, Error> {
-    let too_large = || {
-        Error::PayloadTooLarge(format!(
-            "the request body is larger than the registry accepts ({limit} bytes)"
-        ))
-    };
+    let limit = limits.max_bytes;
     // A declared length over the limit is refused before reading anything.
     if let Some(len) = req
         .headers()
@@ -40,17 +47,35 @@ pub async fn read_any(
         .and_then(|v| v.parse::<usize>().ok())
     {
         if len > limit {
-            return Err(too_large());
+            return Err(too_large(limit));
         }
     }
+    // One deadline for the whole body, not per chunk: a byte every second would renew a
+    // per-chunk timeout forever.
+    match tokio::time::timeout(limits.timeout, collect(payload, limit)).await {
+        Ok(body) => body,
+        Err(_) => Err(Error::RequestTimeout(format!(
+            "the request body did not arrive within {} ms",
+            limits.timeout.as_millis()
+        ))),
+    }
+}
+
+async fn collect(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, Error> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk
             .map_err(|e| Error::BadRequest(format!("could not read the request body: {e}")))?;
         if body.len() + chunk.len() > limit {
-            return Err(too_large());
+            return Err(too_large(limit));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+fn too_large(limit: usize) -> Error {
+    Error::PayloadTooLarge(format!(
+        "the request body is larger than the registry accepts ({limit} bytes)"
+    ))
 }

@@ -42,7 +42,7 @@ async fn cancel(
     let request_format = request_format?;
     let if_match = if_match(req)?;
     check_id(&id)?;
-    let bytes = body::read(req, payload, state.max_body_bytes).await?;
+    let bytes = body::read(req, payload, state.body_limits).await?;
     let (resource, structural) = read_resource(&bytes, request_format)?;
     if !structural.is_empty() {
         return Err(Error::Unprocessable(structural));

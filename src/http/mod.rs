@@ -14,6 +14,7 @@ pub mod negotiate;
 pub mod panic_guard;
 pub mod respond;
 pub mod search;
+pub mod unread_body;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -31,7 +32,8 @@ pub struct AppState {
     pub verifier: Verifier,
     /// Absolute base URL without a trailing slash.
     pub base_url: String,
-    pub max_body_bytes: usize,
+    /// Largest body and the deadline for receiving it.
+    pub body_limits: body::BodyLimits,
     pub metrics: Arc<Metrics>,
     pub page_sizes: crate::registry::search::PageSizes,
 }

@@ -58,6 +58,11 @@ pub fn error(err: &Error, format: Format) -> HttpResponse {
     }
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(status);
+    if let Error::RequestTimeout(_) = err {
+        // The rest of the body may still be trickling in: say the connection closes (it does:
+        // see `unread_body`).
+        builder.force_close();
+    }
     // RFC 6750 §3: say why the bearer token failed; an authorisation refusal of a good token
     // (another organisation's appointment) is not a token problem and gets no challenge.
     let challenge = match err {

@@ -37,7 +37,7 @@ pub async fn search_post(
     let (req, state, fmt) = (&req, &state, &format);
     answer(req, fmt, || async move {
         caller::authorise(req, state, Access::Read)?;
-        let form = body::read_any(req, payload, state.max_body_bytes).await?;
+        let form = body::read_any(req, payload, state.body_limits).await?;
         let mut pairs = negotiate::url_pairs(req.query_string());
         if !form.is_empty() {
             let media = req

@@ -22,6 +22,7 @@ fn body(tag: &str) -> Value {
 
 #[tokio::test]
 async fn kill_9_under_load_loses_no_acknowledged_registration() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("registry.db");
     let (config, pki) = process::config_file(dir.path(), Some(&db));
@@ -151,6 +152,7 @@ async fn ready(app: &TestApp) -> (u16, Value) {
 
 #[tokio::test]
 async fn a_full_disk_makes_the_registry_not_ready_until_writes_succeed_again() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let disk = match SmallDisk::mount(8) {
         Ok(disk) => disk,
         Err(why) => {
@@ -211,6 +213,7 @@ async fn a_full_disk_makes_the_registry_not_ready_until_writes_succeed_again() {
 
 #[tokio::test]
 async fn a_read_only_database_stops_start_up_with_a_clear_message() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let disk = match SmallDisk::mount(8) {
         Ok(disk) => disk,
         Err(why) => {
@@ -260,6 +263,7 @@ fn sigterm(child: &std::process::Child) {
 
 #[tokio::test]
 async fn stuck_clients_do_not_hold_up_anyone_else() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     // Enough appointments for large search pages.
     let registered =

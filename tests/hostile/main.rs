@@ -1,14 +1,22 @@
-//! Hostile input and faults (issue 8): each module holds one kind of attack or failure, each
-//! test a case that once stopped, poisoned or hung the registry. Every test starts the real
-//! server over mutual TLS, as the API suite does.
+//! Hostile input and faults (issue 8), against the real server over mutual TLS: each module
+//! holds one kind of attack or failure, each test a case that once stopped, poisoned or hung the
+//! registry. Limits come from `[server]` in the configuration (README "Configuration").
 
+#[allow(dead_code)]
 #[path = "../api/helpers.rs"]
-#[allow(dead_code)]
 mod helpers;
-#[path = "../api/process.rs"]
 #[allow(dead_code)]
+#[path = "../api/process.rs"]
 mod process;
 
 mod drills;
+mod methods;
 mod panics;
+mod raw;
 mod readable;
+mod slow_clients;
+
+/// Held by each test for its whole run: the latency measured in `slow_clients` is of the server
+/// under the hostile load it creates, not of a 2-core machine also running the other tests of
+/// this binary.
+pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

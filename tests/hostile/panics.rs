@@ -32,6 +32,7 @@ async fn status_of(app: &TestApp, path: &str) -> u16 {
 
 #[tokio::test]
 async fn a_cancel_dated_past_9999_is_refused_and_the_writer_lives_on() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     for created in PAST_9999 {
         let mut read = registered(&app).await;
@@ -63,6 +64,7 @@ async fn a_cancel_dated_past_9999_is_refused_and_the_writer_lives_on() {
 
 #[tokio::test]
 async fn registrations_with_instants_past_9999_are_refused_in_json_and_xml() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     for element in ["start", "created"] {
         for text in PAST_9999.iter().chain(&["0000-01-01T00:00:00+14:00"]) {
@@ -82,6 +84,7 @@ async fn registrations_with_instants_past_9999_are_refused_in_json_and_xml() {
 
 #[tokio::test]
 async fn search_dates_past_9999_are_refused() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     for date in [
         "9999-12-31T23:00-14:00",
@@ -102,6 +105,7 @@ async fn search_dates_past_9999_are_refused() {
 
 #[tokio::test]
 async fn a_job_that_panics_in_the_writer_fails_alone() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     app.faults.panic_in_job.store(1, Ordering::SeqCst);
     let response = app.register_json(&valid_appointment()).await;
@@ -117,6 +121,7 @@ async fn a_job_that_panics_in_the_writer_fails_alone() {
 
 #[tokio::test]
 async fn a_write_loop_that_panics_is_restarted() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     app.faults.panic_in_loop.store(1, Ordering::SeqCst);
     let mut body = valid_appointment();
@@ -131,6 +136,7 @@ async fn a_write_loop_that_panics_is_restarted() {
 
 #[tokio::test]
 async fn a_writer_that_cannot_restart_exits_the_process_non_zero() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     if !cfg!(debug_assertions) {
         eprintln!("skipped: fault injection exists in debug builds only");
         return;

@@ -43,6 +43,7 @@ fn appointment_count(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn deep_nesting_is_refused_before_anything_is_stored() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     let mut created = 0;
     for depth in [1, 10, 30, 31, 32, 33, 63, 64, 65, 80, 98, 99, 150, 200] {
@@ -79,6 +80,7 @@ async fn deep_nesting_is_refused_before_anything_is_stored() {
 
 #[tokio::test]
 async fn the_same_identifier_twice_in_one_body_is_a_422() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     let mut body = valid_appointment();
     let id = json!({ "system": "urn:test", "value": "twice" });
@@ -101,6 +103,7 @@ async fn the_same_identifier_twice_in_one_body_is_a_422() {
 
 #[tokio::test]
 async fn control_characters_are_refused_in_every_string() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     for c in [
         '\u{0}', '\u{1}', '\u{8}', '\u{b}', '\u{1b}', '\u{1f}', '\u{fffe}', '\u{ffff}',
@@ -402,6 +405,7 @@ fn assert_all_schema_valid(files: &[std::path::PathBuf]) {
 
 #[tokio::test]
 async fn every_accepted_body_reads_back_in_both_formats_and_passes_the_xsd() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     let cases = family();
     let total = cases.len();
