@@ -4,6 +4,7 @@ mod admin_queries;
 mod backup;
 mod cancel;
 mod cli;
+mod client_certs;
 mod first_run;
 mod group_commit;
 mod helpers;
