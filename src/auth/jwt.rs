@@ -126,11 +126,10 @@ pub(crate) fn parse(token: &str) -> Result<ParsedToken<'_>, AuthError> {
     } else {
         // The name is attacker-chosen, so it is not repeated back in the message.
         let alg = alg_name.parse::<Algorithm>().map_err(|_| {
-            AuthError::InvalidToken(
-                "the token's signing algorithm is not supported (accepted: RS256, RS384, \
-                 RS512, PS256, PS384, PS512, ES256, ES384, HS256)"
-                    .to_string(),
-            )
+            AuthError::InvalidToken(format!(
+                "the token's signing algorithm is not supported (accepted: {})",
+                super::keys::ACCEPTED_ALGORITHMS
+            ))
         })?;
         TokenAlg::Signed(alg)
     };

@@ -29,9 +29,10 @@ pub struct AuthSettings {
     pub audience: String,
     /// When set, the token's `iss` must equal this.
     pub issuer: Option<String>,
-    /// Shared secret for HS256/384/512 tokens (local testing). None: HMAC tokens are refused.
+    /// Shared secret for HS256 tokens (local testing). None: HMAC tokens are refused.
+    /// HS384/HS512 are refused even with it.
     pub hs256_secret: Option<Vec<u8>>,
-    /// PEM public keys (RSA, or EC P-256/P-384), each trusted for its own algorithm family.
+    /// PEM public keys (RSA for RS256/PS256, EC P-256 for ES256).
     pub public_key_pems: Vec<Vec<u8>>,
     /// A JWKS document; keys are picked by `kid` when the token has one, else by family.
     pub jwks_json: Option<Vec<u8>>,

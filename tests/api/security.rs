@@ -25,12 +25,11 @@ fn claims(edit: impl FnOnce(&mut Value)) -> Value {
 }
 
 fn hs256(secret: &[u8], claims: &Value) -> String {
-    encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(secret),
-    )
-    .unwrap()
+    signed(Algorithm::HS256, secret, claims)
+}
+
+fn signed(alg: Algorithm, secret: &[u8], claims: &Value) -> String {
+    encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret)).unwrap()
 }
 
 fn unsigned(claims: &Value) -> String {
@@ -94,6 +93,9 @@ async fn every_bad_token_is_a_403_with_an_operation_outcome() {
             ),
         ),
         ("bad signature", hs256(b"not-the-secret", &claims(|_| {}))),
+        // The right secret, but only HS256 is accepted with it.
+        ("HS384", signed(Algorithm::HS384, &s, &claims(|_| {}))),
+        ("HS512", signed(Algorithm::HS512, &s, &claims(|_| {}))),
         ("alg none", unsigned(&claims(|_| {}))),
         (
             "read scope for a write",
@@ -196,6 +198,18 @@ async fn algorithm_confusion_is_refused() {
         post_with(&app, Some(format!("Bearer {rs}"))).await.status(),
         201
     );
+    // The same key pair with RS512: refused (RS256, PS256 and ES256 only).
+    let rs512 = encode(
+        &Header::new(Algorithm::RS512),
+        &claims(|_| {}),
+        &EncodingKey::from_rsa_pem(&private).unwrap(),
+    )
+    .unwrap();
+    forbidden(
+        post_with(&app, Some(format!("Bearer {rs512}"))).await,
+        "ACCESS DENIED",
+    )
+    .await;
 }
 
 #[tokio::test]
