@@ -212,5 +212,6 @@ fn auth_settings(settings: &Settings) -> Result<AuthSettings, StartError> {
         jwks_json,
         allow_unsigned: a.allow_unsigned,
         leeway_seconds: a.leeway_seconds,
+        max_lifetime_seconds: a.max_token_lifetime_seconds,
     })
 }

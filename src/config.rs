@@ -172,7 +172,7 @@ impl Default for Auth {
             jwks_file: PathBuf::new(),
             allow_unsigned: false,
             leeway_seconds: 60,
-            max_token_lifetime_seconds: 3600,
+            max_token_lifetime_seconds: crate::auth::DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
         }
     }
 }

@@ -159,6 +159,8 @@ pub(crate) struct ClaimChecks<'a> {
     pub audience: &'a str,
     pub issuer: Option<&'a str>,
     pub leeway: u64,
+    /// Longest `exp - iat` accepted.
+    pub max_lifetime: u64,
     pub now: u64,
 }
 
@@ -183,6 +185,28 @@ impl ClaimChecks<'_> {
         })?;
         if now > exp + leeway {
             return Err(AuthError::InvalidToken("the token has expired".to_string()));
+        }
+        // iat is required: without it a token's lifetime is unknown (both the dev tokens and
+        // Spine's carry it). It may be ahead of our clock by the leeway, no more.
+        let iat = numeric_date(claims, "iat")?.ok_or_else(|| {
+            AuthError::InvalidToken("the token has no issue time (\"iat\" claim)".to_string())
+        })?;
+        if iat > now + leeway {
+            return Err(AuthError::InvalidToken(
+                "the token's issue time (\"iat\") is in the future".to_string(),
+            ));
+        }
+        if exp <= iat {
+            return Err(AuthError::InvalidToken(
+                "the token expires (\"exp\") before it was issued (\"iat\")".to_string(),
+            ));
+        }
+        if exp - iat > self.max_lifetime as f64 {
+            return Err(AuthError::InvalidToken(format!(
+                "the token's lifetime (\"exp\" - \"iat\") is longer than the {} seconds this \
+                 server accepts",
+                self.max_lifetime
+            )));
         }
         if let Some(nbf) = numeric_date(claims, "nbf")? {
             if nbf > now + leeway {

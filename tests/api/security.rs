@@ -74,7 +74,32 @@ async fn every_bad_token_is_a_403_with_an_operation_outcome() {
     let denied = [
         (
             "expired",
-            hs256(&s, &claims(|c| c["exp"] = json!(now() - 3600))),
+            hs256(
+                &s,
+                &claims(|c| {
+                    c["iat"] = json!(now() - 7200);
+                    c["exp"] = json!(now() - 3600);
+                }),
+            ),
+        ),
+        // auth.max_token_lifetime_seconds (3600 by default) bounds exp - iat; iat is required.
+        (
+            "two-hour lifetime",
+            hs256(&s, &claims(|c| c["exp"] = json!(now() + 7200))),
+        ),
+        ("exp 1e300", hs256(&s, &claims(|c| c["exp"] = json!(1e300)))),
+        (
+            "no iat",
+            hs256(
+                &s,
+                &claims(|c| {
+                    c.as_object_mut().unwrap().remove("iat");
+                }),
+            ),
+        ),
+        (
+            "iat in the future",
+            hs256(&s, &claims(|c| c["iat"] = json!(now() + 600))),
         ),
         (
             "no exp",
@@ -159,9 +184,18 @@ async fn unsigned_tokens_only_when_the_operator_opts_in_and_claims_still_count()
         post_with(&app, Some(format!("Bearer {ok}"))).await.status(),
         201
     );
-    let expired = unsigned(&claims(|c| c["exp"] = json!(now() - 3600)));
+    let expired = unsigned(&claims(|c| {
+        c["iat"] = json!(now() - 7200);
+        c["exp"] = json!(now() - 3600);
+    }));
     forbidden(
         post_with(&app, Some(format!("Bearer {expired}"))).await,
+        "ACCESS DENIED",
+    )
+    .await;
+    let forever = unsigned(&claims(|c| c["exp"] = json!(1e300)));
+    forbidden(
+        post_with(&app, Some(format!("Bearer {forever}"))).await,
         "ACCESS DENIED",
     )
     .await;
