@@ -165,6 +165,43 @@ async fn every_bad_token_is_a_403_with_an_operation_outcome() {
 }
 
 #[tokio::test]
+async fn two_authorization_headers_are_refused() {
+    let app = spawn_app().await;
+    let good = format!("Bearer {}", app.token());
+    let other = format!("Bearer {}", app.token_with(WRITE_SCOPE, "RX9"));
+    // Two valid tokens, or a valid one and junk, in either order: never "the first one wins".
+    for (a, b) in [
+        (good.clone(), other.clone()),
+        (good.clone(), "Bearer garbage".to_string()),
+        ("Basic dXNlcjpwYXNz".to_string(), good.clone()),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/Appointment"))
+            .header("Authorization", a)
+            .header("Authorization", b)
+            .header("Content-Type", "application/fhir+json")
+            .body(valid_appointment().to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403);
+        assert_outcome(response, 403, "MISSING_OR_INVALID_HEADER", "more than one").await;
+        let read = app
+            .client
+            .get(app.url("/Appointment/x"))
+            .header("Authorization", good.clone())
+            .header("Authorization", good.clone())
+            .send()
+            .await
+            .unwrap();
+        forbidden(read, "MISSING_OR_INVALID_HEADER").await;
+    }
+    // One is fine.
+    assert_eq!(post_with(&app, Some(good)).await.status(), 201);
+}
+
+#[tokio::test]
 async fn reads_need_a_token_too() {
     let app = spawn_app().await;
     let response = app
