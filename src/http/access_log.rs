@@ -1,6 +1,6 @@
 //! One access-log line and the request metrics per request: method, path (never the query,
 //! which can hold NHS numbers), status, latency, the caller's ODS code and ASID, and the
-//! client-certificate subject. Never the token or the body.
+//! client-certificate subject, escaped (`log_escape`). Never the token or the body.
 
 use std::future::Future;
 use std::time::Instant;
@@ -12,6 +12,7 @@ use actix_web::{web, HttpMessage};
 use super::caller::PeerCertificate;
 use super::AppState;
 use crate::auth::Caller;
+use crate::log_escape::escape;
 
 pub fn observe<S, B>(
     req: ServiceRequest,
@@ -48,13 +49,16 @@ where
                 .with_label_values(&[route.as_str()])
                 .observe(elapsed.as_secs_f64());
         }
+        // Claims and the certificate subject are the caller's text: escaped, so that nothing in
+        // them can end the line, forge another, or close the quoted field.
         log::info!(
             target: "access",
-            "{method} {path} {status} {:.1}ms org={} asid={} cert=\"{}\"",
+            "{method} {} {status} {:.1}ms org={} asid={} cert=\"{}\"",
+            escape(&path),
             elapsed.as_secs_f64() * 1000.0,
-            caller.as_ref().and_then(|c| c.org.as_deref()).unwrap_or("-"),
-            caller.as_ref().and_then(|c| c.system.as_deref()).unwrap_or("-"),
-            cert.as_deref().unwrap_or("-"),
+            escape(caller.as_ref().and_then(|c| c.org.as_deref()).unwrap_or("-")),
+            escape(caller.as_ref().and_then(|c| c.system.as_deref()).unwrap_or("-")),
+            escape(cert.as_deref().unwrap_or("-")),
         );
         Ok(response)
     }

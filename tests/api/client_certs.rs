@@ -75,7 +75,7 @@ async fn a_revoked_client_certificate_is_refused_and_crl_files_are_reloaded_whil
 }
 
 /// A client certificate of the dev CA with the given purposes, as a DevPkiPaths for client_for.
-fn issue_client(p: &DevPkiPaths, name: &str, eku: Vec<Eku>, ku: Vec<Ku>) -> DevPkiPaths {
+pub fn issue_client(p: &DevPkiPaths, name: &str, eku: Vec<Eku>, ku: Vec<Ku>) -> DevPkiPaths {
     let issuer = pki::dev_ca_issuer(p).unwrap();
     let mut params = CertificateParams::default();
     params.distinguished_name.push(DnType::CommonName, name);

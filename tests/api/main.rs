@@ -1,5 +1,6 @@
 //! Integration tests: each starts the real server over mutual TLS and talks to it as a client.
 
+mod access_log;
 mod admin_queries;
 mod backup;
 mod cancel;
