@@ -28,6 +28,8 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     expiry: Expiry,
+    /// The client-certificate verifier whose CRLs are reloaded while serving (TLS on).
+    crl_reload: Option<(Arc<tls::ClientVerifier>, Option<std::time::Duration>)>,
 }
 
 impl Application {
@@ -125,13 +127,16 @@ impl Application {
             0 => actix_web::http::KeepAlive::Disabled,
             seconds => actix_web::http::KeepAlive::Timeout(Duration::from_secs(seconds)),
         });
+        let mut crl_reload = None;
         let server = if settings.tls.enabled {
-            let config = tls::server_config(
-                &settings.tls.cert,
-                &settings.tls.key,
-                &settings.tls.client_ca,
-            )
-            .map_err(|e| StartError(format!("tls: {e}")))?;
+            let t = &settings.tls;
+            let verifier = tls::client_verifier(&t.client_ca, &t.client_crls)
+                .map_err(|e| StartError(format!("tls: {e}")))?;
+            let poll = (t.client_crls_poll_seconds > 0)
+                .then(|| std::time::Duration::from_secs(t.client_crls_poll_seconds));
+            crl_reload = Some((verifier.clone(), poll));
+            let config = tls::server_config(&t.cert, &t.key, verifier)
+                .map_err(|e| StartError(format!("tls: {e}")))?;
             server.listen_rustls_0_23(listener, config)
         } else {
             log::warn!(
@@ -149,6 +154,7 @@ impl Application {
             server,
             state,
             expiry: settings.expiry.clone(),
+            crl_reload,
         })
     }
 
@@ -173,6 +179,7 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM: actix stops accepting and drains in-flight requests, then
     /// the expiry task stops and the writer finishes its queue and checkpoints the WAL.
+    /// Meanwhile the client CRLs are reloaded when their files change and on SIGHUP.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let task = self.expiry.enabled.then(|| {
             let state = self.state.clone();
@@ -181,8 +188,12 @@ impl Application {
                 async move { expiry::schedule(&state.store, &config, &state.metrics).await },
             )
         });
+        let crl_tasks = match self.crl_reload {
+            Some((verifier, poll)) => tls::watch_crls(verifier, poll),
+            None => Vec::new(),
+        };
         let served = self.server.await;
-        if let Some(task) = task {
+        for task in task.into_iter().chain(crl_tasks) {
             task.abort();
         }
         let state = self.state;
@@ -247,5 +258,6 @@ fn auth_settings(settings: &Settings) -> Result<AuthSettings, StartError> {
         jwks_json,
         allow_unsigned: a.allow_unsigned,
         leeway_seconds: a.leeway_seconds,
+        max_lifetime_seconds: a.max_token_lifetime_seconds,
     })
 }

@@ -53,6 +53,12 @@ pub struct Tls {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub client_ca: PathBuf,
+    /// CRL files (PEM or DER) of the client CAs. Empty: no revocation check. When set, a client
+    /// certificate whose issuer has no CRL here is refused. Reloaded when a file changes and on
+    /// SIGHUP.
+    pub client_crls: Vec<PathBuf>,
+    /// How often the CRL files are checked for changes, in seconds; 0: only on SIGHUP.
+    pub client_crls_poll_seconds: u64,
     pub generate_dev_pki: bool,
 }
 
@@ -66,6 +72,8 @@ pub struct Auth {
     pub jwks_file: PathBuf,
     pub allow_unsigned: bool,
     pub leeway_seconds: u64,
+    /// Longest token accepted: `exp - iat` must not exceed it (and `iat` is required).
+    pub max_token_lifetime_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -168,6 +176,8 @@ impl Default for Tls {
             cert: "dev-pki/server.crt".into(),
             key: "dev-pki/server.key".into(),
             client_ca: "dev-pki/ca.crt".into(),
+            client_crls: Vec::new(),
+            client_crls_poll_seconds: 5,
             generate_dev_pki: true,
         }
     }
@@ -183,6 +193,7 @@ impl Default for Auth {
             jwks_file: PathBuf::new(),
             allow_unsigned: false,
             leeway_seconds: 60,
+            max_token_lifetime_seconds: crate::auth::DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
         }
     }
 }
@@ -313,6 +324,18 @@ impl Settings {
         if self.auth.leeway_seconds > 3600 {
             return bad("auth.leeway_seconds", "must be at most 3600".into());
         }
+        if !(60..=86_400).contains(&self.auth.max_token_lifetime_seconds) {
+            return bad(
+                "auth.max_token_lifetime_seconds",
+                "must be between 60 and 86400".into(),
+            );
+        }
+        if self.tls.client_crls_poll_seconds > 3600 {
+            return bad(
+                "tls.client_crls_poll_seconds",
+                "must be at most 3600 (0: reload only on SIGHUP)".into(),
+            );
+        }
         if self.database.path.as_os_str().is_empty() {
             return bad("database.path", "must not be empty".into());
         }
@@ -366,6 +389,16 @@ impl Settings {
             ] {
                 if !path.is_file() {
                     return bad(key, format!("{} does not exist", path.display()));
+                }
+            }
+        }
+        if self.tls.enabled {
+            for (i, path) in self.tls.client_crls.iter().enumerate() {
+                if !path.is_file() {
+                    return bad(
+                        &format!("tls.client_crls[{i}]"),
+                        format!("{} does not exist", path.display()),
+                    );
                 }
             }
         }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod expiry;
 pub mod fhir;
 pub mod http;
+pub mod log_escape;
 pub mod metrics;
 pub mod outcome;
 pub mod pki;

@@ -41,6 +41,8 @@ enum Command {
         /// ODS code of the calling organisation.
         #[arg(long, default_value = DEFAULT_ORG)]
         org: String,
+        /// Lifetime in seconds; at most auth.max_token_lifetime_seconds (the server refuses
+        /// longer-lived tokens).
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
     },
@@ -141,7 +143,8 @@ fn curl_hint(settings: &Settings, base_url: &str) -> Option<String> {
         issuer,
         DEFAULT_SCOPE,
         DEFAULT_ORG,
-        86_400,
+        // As long as the server accepts.
+        settings.auth.max_token_lifetime_seconds,
     );
     let abs = |p: &Path| {
         std::fs::canonicalize(p)
@@ -181,6 +184,13 @@ fn dev_certs(out: &Path) -> Result<(), String> {
 
 fn dev_token(config: Option<&Path>, scope: &str, org: &str, ttl: u64) -> Result<(), String> {
     let settings = load(config)?;
+    let max = settings.auth.max_token_lifetime_seconds;
+    if ttl > max {
+        return Err(format!(
+            "--ttl {ttl} is longer than auth.max_token_lifetime_seconds ({max}): the server \
+             would refuse the token; use --ttl {max} or less, or raise that setting"
+        ));
+    }
     let path = &settings.auth.hs256_secret_file;
     let secret = std::fs::read(path).map_err(|e| {
         format!(

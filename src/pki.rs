@@ -6,8 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+    RevokedCertParams, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -52,6 +53,11 @@ impl DevPkiPaths {
 pub enum PkiError {
     #[error("dev PKI: cannot write {path}: {source}")]
     Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("dev PKI: cannot read {path}: {source}")]
+    Read {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -114,14 +120,9 @@ pub fn generate(dir: &Path) -> Result<DevPkiPaths, PkiError> {
     };
 
     let ca_key = KeyPair::generate().map_err(gen_err("CA key"))?;
-    let mut ca_params = base(CA_COMMON_NAME);
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    ca_params.use_authority_key_identifier_extension = false;
+    let mut ca_params = ca_params();
+    ca_params.not_before = not_before;
+    ca_params.not_after = not_after;
     let ca_cert = ca_params
         .self_signed(&ca_key)
         .map_err(gen_err("CA certificate"))?;
@@ -171,6 +172,77 @@ pub fn generate(dir: &Path) -> Result<DevPkiPaths, PkiError> {
     write(&p.client_p12, &p12, true)?;
     write(&p.jwt_secret, format!("{secret_hex}\n").as_bytes(), true)?;
     Ok(p)
+}
+
+/// The dev CA's name, key usages and key-identifier method: what an [`Issuer`] needs. Validity
+/// is left at rcgen's default; `generate` sets it.
+fn ca_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, CA_COMMON_NAME);
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params
+}
+
+/// The dev CA of an existing dev PKI (its `ca.key`), as an rcgen [`Issuer`]: for signing a CRL
+/// (`CertificateRevocationListParams::signed_by`) or further certificates, e.g. to try
+/// revocation or a client certificate without the clientAuth purpose against a running server.
+pub fn dev_ca_issuer(p: &DevPkiPaths) -> Result<Issuer<'static, KeyPair>, PkiError> {
+    let pem = fs::read_to_string(&p.ca_key).map_err(|source| PkiError::Read {
+        path: p.ca_key.clone(),
+        source,
+    })?;
+    let key = KeyPair::from_pem(&pem).map_err(gen_err("CA key (from ca.key)"))?;
+    // The name is rebuilt exactly as `generate` wrote it, so the issuer name of what this signs
+    // matches the CA certificate byte for byte.
+    Ok(Issuer::new(ca_params(), key))
+}
+
+/// A CRL of the dev CA (PEM) revoking the certificates in the PEM files `revoked` (none: a
+/// CRL that revokes nothing). For trying `tls.client_crls` with the dev PKI.
+pub fn dev_crl(p: &DevPkiPaths, revoked: &[&Path]) -> Result<String, PkiError> {
+    let issuer = dev_ca_issuer(p)?;
+    let now = OffsetDateTime::now_utc();
+    let mut revoked_certs = Vec::new();
+    for path in revoked {
+        let pem = fs::read(path).map_err(|source| PkiError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let bad = || PkiError::Generate {
+            what: "CRL",
+            reason: format!("{} is not a PEM certificate", path.display()),
+        };
+        let der = rustls_pki_types::pem::PemObject::from_pem_slice(&pem)
+            .map(|c: rustls_pki_types::CertificateDer<'static>| c.to_vec())
+            .map_err(|_| bad())?;
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|_| bad())?;
+        revoked_certs.push(RevokedCertParams {
+            serial_number: SerialNumber::from_slice(cert.raw_serial()),
+            revocation_time: now - Duration::minutes(1),
+            reason_code: None,
+            invalidity_date: None,
+        });
+    }
+    let params = CertificateRevocationListParams {
+        this_update: now - Duration::minutes(1),
+        next_update: now + Duration::days(7),
+        // Increases with every CRL written (at second precision, enough for a dev PKI).
+        crl_number: SerialNumber::from(now.unix_timestamp() as u64),
+        issuing_distribution_point: None,
+        revoked_certs,
+        key_identifier_method: KeyIdMethod::Sha256,
+    };
+    params
+        .signed_by(&issuer)
+        .and_then(|crl| crl.pem())
+        .map_err(gen_err("CRL"))
 }
 
 fn client_p12(key_der: &[u8], cert_der: &[u8], ca_der: &[u8]) -> Result<Vec<u8>, PkiError> {
@@ -278,6 +350,13 @@ mod tests {
         assert_eq!(client.issuer(), ca.subject());
         let eku = client.extended_key_usage().unwrap().unwrap().value;
         assert!(eku.client_auth && !eku.server_auth);
+        // The registry refuses client certificates without both (tls/client_verifier.rs).
+        assert!(client
+            .key_usage()
+            .unwrap()
+            .unwrap()
+            .value
+            .digital_signature());
         let subject = crate::tls::certificate_subject(&client_der).unwrap();
         assert!(subject.contains(CLIENT_COMMON_NAME) && subject.contains(CLIENT_ORGANIZATION));
 

@@ -1,18 +1,32 @@
 //! rustls server configuration with mandatory client certificates (RULES §5: mutual TLS).
+//!
+//! The client-certificate check itself is `client_verifier.rs`; the CRLs it uses, and their
+//! reload while the server runs, are `revocation.rs`.
+
+mod client_verifier;
+mod revocation;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig};
+use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+pub use client_verifier::ClientVerifier;
+pub use revocation::watch as watch_crls;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("TLS: {what} file {path}: {reason}")]
     File {
         what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("TLS: client CRL file {path} (tls.client_crls[{index}]): {reason}")]
+    Crl {
+        index: usize,
         path: PathBuf,
         reason: String,
     },
@@ -46,7 +60,17 @@ fn load_certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'sta
     Ok(certs)
 }
 
-/// Server config that demands a client certificate chaining to `client_ca_pem`.
+/// The client-certificate verifier: chains to `client_ca_pem`, not revoked by `client_crls`
+/// (PEM or DER CRL files, reloadable), meant for client authentication.
+pub fn client_verifier(
+    client_ca_pem: &Path,
+    client_crls: &[PathBuf],
+) -> Result<Arc<ClientVerifier>, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    ClientVerifier::new(client_ca_pem, client_crls, provider).map(Arc::new)
+}
+
+/// Server config that demands a client certificate accepted by `client_verifier`.
 ///
 /// The certificate file may hold the full chain (leaf first). ALPN offers only `http/1.1`.
 /// The ring provider is passed explicitly, so this works whether or not
@@ -54,28 +78,17 @@ fn load_certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'sta
 pub fn server_config(
     cert_pem: &Path,
     key_pem: &Path,
-    client_ca_pem: &Path,
+    client_verifier: Arc<ClientVerifier>,
 ) -> Result<ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let chain = load_certs("server certificate", cert_pem)?;
     let key = PrivateKeyDer::from_pem_file(key_pem)
         .map_err(|e| file_err("server private key", key_pem, e))?;
 
-    let mut roots = RootCertStore::empty();
-    for ca in load_certs("client CA certificate", client_ca_pem)? {
-        roots
-            .add(ca)
-            .map_err(|e| file_err("client CA certificate", client_ca_pem, e))?;
-    }
-    // Without allow_unauthenticated() the verifier makes a client certificate mandatory.
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| file_err("client CA certificate", client_ca_pem, format!("{e:?}")))?;
-
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(e.to_string()))?
-        .with_client_cert_verifier(verifier)
+        .with_client_cert_verifier(client_verifier)
         .with_single_cert(chain, key)
         .map_err(|e| {
             TlsError::Config(format!(

@@ -21,7 +21,11 @@ fn temp_pki(name: &str) -> DevPkiPaths {
 }
 
 fn server(p: &DevPkiPaths) -> ServerConnection {
-    let cfg = server_config(&p.server_cert, &p.server_key, &p.ca_cert).unwrap();
+    server_with(p, client_verifier(&p.ca_cert, &[]).unwrap())
+}
+
+fn server_with(p: &DevPkiPaths, verifier: Arc<ClientVerifier>) -> ServerConnection {
+    let cfg = server_config(&p.server_cert, &p.server_key, verifier).unwrap();
     ServerConnection::new(Arc::new(cfg)).unwrap()
 }
 
@@ -119,8 +123,9 @@ fn mutual_tls_accepts_only_certificates_from_the_configured_ca() {
 #[test]
 fn configuration_errors_name_the_file() {
     let dev = temp_pki("errors");
+    let verifier = || client_verifier(&dev.ca_cert, &[]).unwrap();
     let missing = dev.dir.join("missing.crt");
-    let e = server_config(&missing, &dev.server_key, &dev.ca_cert)
+    let e = server_config(&missing, &dev.server_key, verifier())
         .unwrap_err()
         .to_string();
     assert!(
@@ -128,19 +133,170 @@ fn configuration_errors_name_the_file() {
         "{e}"
     );
     // A certificate where the key should be.
-    let e = server_config(&dev.server_cert, &dev.server_cert, &dev.ca_cert)
+    let e = server_config(&dev.server_cert, &dev.server_cert, verifier())
         .unwrap_err()
         .to_string();
     assert!(e.contains("server.crt") && e.contains("private key"), "{e}");
     // A key that does not belong to the certificate.
-    let e = server_config(&dev.server_cert, &dev.client_key, &dev.ca_cert)
+    let e = server_config(&dev.server_cert, &dev.client_key, verifier())
         .unwrap_err()
         .to_string();
     assert!(e.contains("server.crt") && e.contains("client.key"), "{e}");
-    let e = server_config(&dev.server_cert, &dev.server_key, &dev.jwt_secret)
+    let e = client_verifier(&dev.jwt_secret, &[])
         .unwrap_err()
         .to_string();
     assert!(e.contains("jwt-secret") && e.contains("client CA"), "{e}");
+    // CRL files: the message names the key and the file.
+    let e = client_verifier(&dev.ca_cert, &[dev.ca_cert.clone(), missing.clone()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tls.client_crls[0]") && e.contains("ca.crt") && e.contains("no CRL"),
+        "{e}"
+    );
+    let garbage = dev.dir.join("garbage.crl");
+    fs::write(&garbage, b"0garbage").unwrap();
+    let e = client_verifier(&dev.ca_cert, std::slice::from_ref(&garbage))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tls.client_crls[0]") && e.contains("garbage.crl"),
+        "{e}"
+    );
+    let e = client_verifier(&dev.ca_cert, &[missing])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tls.client_crls[0]") && e.contains("missing.crt"),
+        "{e}"
+    );
     assert_eq!(certificate_subject(b"not a certificate"), None);
     fs::remove_dir_all(&dev.dir).unwrap();
+}
+
+/// The dev client's handshake against a server using `verifier`.
+fn dev_handshake(dev: &DevPkiPaths, verifier: &Arc<ClientVerifier>) -> Result<(), String> {
+    let (mut c, mut s) = (client(dev, Some(dev)), server_with(dev, verifier.clone()));
+    handshake(&mut c, &mut s)
+}
+
+#[test]
+fn revoked_client_certificates_are_refused_and_a_bad_reload_keeps_the_crls() {
+    install_crypto_provider();
+    let dev = temp_pki("crl");
+    let crl = dev.dir.join("client.crl");
+    fs::write(&crl, pki::dev_crl(&dev, &[&dev.client_cert]).unwrap()).unwrap();
+    let verifier = client_verifier(&dev.ca_cert, std::slice::from_ref(&crl)).unwrap();
+    let err = dev_handshake(&dev, &verifier).unwrap_err();
+    assert!(
+        err.starts_with("server:") && err.contains("Revoked"),
+        "{err}"
+    );
+    assert!(!verifier.crls_changed());
+
+    // A CRL that revokes nothing: the certificate is accepted again after a reload.
+    fs::write(&crl, pki::dev_crl(&dev, &[]).unwrap()).unwrap();
+    assert!(verifier.crls_changed());
+    assert_eq!(verifier.reload().unwrap(), 1);
+    assert!(!verifier.crls_changed());
+    dev_handshake(&dev, &verifier).unwrap();
+
+    // A broken file: the reload fails, naming it, and the CRLs in force stay.
+    fs::write(
+        &crl,
+        "-----BEGIN X509 CRL-----\nbm90IGEgQ1JM\n-----END X509 CRL-----\n",
+    )
+    .unwrap();
+    assert!(verifier.crls_changed());
+    let e = verifier.reload().unwrap_err().to_string();
+    assert!(
+        e.contains("tls.client_crls[0]") && e.contains("client.crl"),
+        "{e}"
+    );
+    assert!(!verifier.crls_changed(), "a broken file is reported once");
+    dev_handshake(&dev, &verifier).unwrap();
+    fs::remove_file(&crl).unwrap();
+    assert!(verifier.crls_changed());
+    assert!(verifier.reload().is_err());
+    dev_handshake(&dev, &verifier).unwrap();
+
+    // DER works as well as PEM.
+    let pem = pki::dev_crl(&dev, &[&dev.client_cert]).unwrap();
+    let der =
+        rustls_pki_types::CertificateRevocationListDer::from_pem_slice(pem.as_bytes()).unwrap();
+    fs::write(&crl, der.as_ref()).unwrap();
+    assert_eq!(verifier.reload().unwrap(), 1);
+    assert!(dev_handshake(&dev, &verifier)
+        .unwrap_err()
+        .contains("Revoked"));
+    fs::remove_dir_all(&dev.dir).unwrap();
+}
+
+#[test]
+fn with_crls_configured_a_certificate_whose_issuer_has_none_is_refused() {
+    install_crypto_provider();
+    use rcgen::{CertificateParams, CertificateRevocationListParams, DnType, Issuer, KeyPair};
+    let dev = temp_pki("crl-unknown");
+    // An empty CRL of another CA (another name): it says nothing about the dev client.
+    let mut other = CertificateParams::default();
+    other
+        .distinguished_name
+        .push(DnType::CommonName, "Some Other CA");
+    let key = KeyPair::generate().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let other_crl = CertificateRevocationListParams {
+        this_update: now,
+        next_update: now + time::Duration::days(1),
+        crl_number: 1.into(),
+        issuing_distribution_point: None,
+        revoked_certs: Vec::new(),
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    }
+    .signed_by(&Issuer::new(other, key))
+    .unwrap();
+    let crl = dev.dir.join("other.crl");
+    fs::write(&crl, other_crl.pem().unwrap()).unwrap();
+    let verifier = client_verifier(&dev.ca_cert, &[crl]).unwrap();
+    let err = dev_handshake(&dev, &verifier).unwrap_err();
+    assert!(err.contains("UnknownRevocationStatus"), "{err}");
+    fs::remove_dir_all(&dev.dir).unwrap();
+}
+
+#[test]
+fn client_certificates_must_be_meant_for_client_authentication() {
+    use client_verifier::check_purpose;
+    use rcgen::{
+        CertificateParams, ExtendedKeyUsagePurpose as Eku, KeyPair, KeyUsagePurpose as Ku,
+    };
+    let cert = |eku: Vec<Eku>, ku: Vec<Ku>| {
+        let mut params = CertificateParams::new(vec!["client".to_string()]).unwrap();
+        params.extended_key_usages = eku;
+        params.key_usages = ku;
+        let key = KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    };
+    check_purpose(&cert(vec![Eku::ClientAuth], vec![Ku::DigitalSignature])).unwrap();
+    check_purpose(&cert(
+        vec![Eku::ServerAuth, Eku::ClientAuth],
+        vec![Ku::DigitalSignature, Ku::KeyEncipherment],
+    ))
+    .unwrap();
+    for (eku, ku, why) in [
+        (vec![], vec![Ku::DigitalSignature], "clientAuth"),
+        (
+            vec![Eku::ServerAuth],
+            vec![Ku::DigitalSignature],
+            "clientAuth",
+        ),
+        (vec![Eku::ClientAuth], vec![], "digitalSignature"),
+        (
+            vec![Eku::ClientAuth],
+            vec![Ku::KeyCertSign],
+            "digitalSignature",
+        ),
+    ] {
+        let e = check_purpose(&cert(eku, ku)).unwrap_err();
+        assert!(e.contains(why), "{e}");
+    }
+    assert!(check_purpose(b"junk").is_err());
 }

@@ -126,11 +126,10 @@ pub(crate) fn parse(token: &str) -> Result<ParsedToken<'_>, AuthError> {
     } else {
         // The name is attacker-chosen, so it is not repeated back in the message.
         let alg = alg_name.parse::<Algorithm>().map_err(|_| {
-            AuthError::InvalidToken(
-                "the token's signing algorithm is not supported (accepted: RS256, RS384, \
-                 RS512, PS256, PS384, PS512, ES256, ES384, HS256)"
-                    .to_string(),
-            )
+            AuthError::InvalidToken(format!(
+                "the token's signing algorithm is not supported (accepted: {})",
+                super::keys::ACCEPTED_ALGORITHMS
+            ))
         })?;
         TokenAlg::Signed(alg)
     };
@@ -160,6 +159,8 @@ pub(crate) struct ClaimChecks<'a> {
     pub audience: &'a str,
     pub issuer: Option<&'a str>,
     pub leeway: u64,
+    /// Longest `exp - iat` accepted.
+    pub max_lifetime: u64,
     pub now: u64,
 }
 
@@ -184,6 +185,28 @@ impl ClaimChecks<'_> {
         })?;
         if now > exp + leeway {
             return Err(AuthError::InvalidToken("the token has expired".to_string()));
+        }
+        // iat is required: without it a token's lifetime is unknown (both the dev tokens and
+        // Spine's carry it). It may be ahead of our clock by the leeway, no more.
+        let iat = numeric_date(claims, "iat")?.ok_or_else(|| {
+            AuthError::InvalidToken("the token has no issue time (\"iat\" claim)".to_string())
+        })?;
+        if iat > now + leeway {
+            return Err(AuthError::InvalidToken(
+                "the token's issue time (\"iat\") is in the future".to_string(),
+            ));
+        }
+        if exp <= iat {
+            return Err(AuthError::InvalidToken(
+                "the token expires (\"exp\") before it was issued (\"iat\")".to_string(),
+            ));
+        }
+        if exp - iat > self.max_lifetime as f64 {
+            return Err(AuthError::InvalidToken(format!(
+                "the token's lifetime (\"exp\" - \"iat\") is longer than the {} seconds this \
+                 server accepts",
+                self.max_lifetime
+            )));
         }
         if let Some(nbf) = numeric_date(claims, "nbf")? {
             if nbf > now + leeway {

@@ -1,8 +1,11 @@
 //! Trusted verification keys and the choice of key for a token.
 //!
-//! A key is only ever used for its own algorithm family: the HMAC secret for HS*, RSA keys for
-//! RS*/PS*, EC keys (of the matching curve) for ES*. The token header picks the algorithm, but
-//! never the key material, which is what defeats algorithm-confusion attacks.
+//! Only the algorithms the configured keys allow are accepted: HS256 with the shared secret,
+//! RS256/PS256 with RSA keys and ES256 with P-256 keys (PEM or JWKS). A key is only ever used
+//! for its own algorithm: the token header picks the algorithm, but never the key material,
+//! which is what defeats algorithm-confusion attacks. HS384/HS512 (same secret, other hash),
+//! RS384/RS512/PS384/PS512 and ES384 are refused: the issuers we trust sign with the 256 ones,
+//! and every extra algorithm is one more way for a token to be read differently.
 
 use std::collections::HashSet;
 
@@ -13,6 +16,14 @@ use serde_json::Value;
 
 use super::jwt::{ParsedToken, TokenAlg};
 use super::AuthError;
+
+/// The algorithms a token may be signed with, for messages.
+pub(crate) const ACCEPTED_ALGORITHMS: &str =
+    "HS256 with the shared secret; RS256, PS256 or ES256 with a trusted public key";
+
+/// Asymmetric algorithms accepted with public keys (PEM or JWKS).
+const PUBLIC_KEY_ALGORITHMS: [Algorithm; 3] =
+    [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Curve {
@@ -37,11 +48,8 @@ impl Entry {
         if self.family != alg.family() || self.alg.is_some_and(|a| a != alg) {
             return false;
         }
-        match (alg, self.curve) {
-            (Algorithm::ES256, Some(c)) => c == Curve::P256,
-            (Algorithm::ES384, Some(c)) => c == Curve::P384,
-            _ => true,
-        }
+        // Only P-256 keys are loaded, but say so here too: ES256 is P-256 (RFC 7518 §3.4).
+        alg != Algorithm::ES256 || self.curve == Some(Curve::P256)
     }
 }
 
@@ -100,8 +108,16 @@ fn load_pem(index: usize, pem: &[u8]) -> Result<Entry, String> {
     let point = key
         .try_get_as_bytes()
         .map_err(|_| format!("{name}: unreadable EC key"))?;
-    let curve = ec_curve(point)
-        .ok_or_else(|| format!("{name} is on an unsupported curve (use P-256 or P-384)"))?;
+    let curve = match ec_curve(point) {
+        Some(Curve::P256) => Curve::P256,
+        Some(Curve::P384) => {
+            return Err(format!(
+                "{name} is a P-384 key, for ES384 tokens, which are not accepted \
+                 (accepted: {ACCEPTED_ALGORITHMS})"
+            ))
+        }
+        None => return Err(format!("{name} is on an unsupported curve (use P-256)")),
+    };
     Ok(Entry {
         key,
         family: AlgorithmFamily::Ec,
@@ -125,10 +141,12 @@ fn load_jwks(json: &[u8]) -> Result<Vec<Entry>, String> {
         }
         let alg = match &jwk.common.key_algorithm {
             None => None,
-            // An `alg` jsonwebtoken cannot verify with (e.g. RSA-OAEP) marks a non-signing key.
+            // An `alg` jsonwebtoken cannot verify with (e.g. RSA-OAEP) marks a non-signing key;
+            // one pinned to an algorithm we do not accept (RS384, ES384, …) is of no use either.
+            // A shared JWKS may hold such keys for other relying parties: skip, do not fail.
             Some(ka) => match ka.to_string().parse::<Algorithm>() {
-                Ok(a) => Some(a),
-                Err(_) => continue,
+                Ok(a) if PUBLIC_KEY_ALGORITHMS.contains(&a) => Some(a),
+                _ => continue,
             },
         };
         let (key, family, curve) = match &jwk.algorithm {
@@ -140,8 +158,9 @@ fn load_jwks(json: &[u8]) -> Result<Vec<Entry>, String> {
             AlgorithmParameters::EllipticCurve(p) => {
                 let curve = match p.curve {
                     EllipticCurve::P256 => Curve::P256,
-                    EllipticCurve::P384 => Curve::P384,
-                    _ => return Err(format!("{name}: unsupported curve (use P-256 or P-384)")),
+                    // For ES384, not accepted; skipped like the other unusable keys.
+                    EllipticCurve::P384 => continue,
+                    _ => return Err(format!("{name}: unsupported curve (use P-256)")),
                 };
                 let key = DecodingKey::from_ec_components(&p.x, &p.y)
                     .map_err(|_| format!("{name}: invalid EC coordinates"))?;
@@ -189,7 +208,10 @@ impl KeyRing {
         if let Some(json) = jwks {
             let jwk_entries = load_jwks(json)?;
             if jwk_entries.is_empty() {
-                return Err("auth: the JWKS holds no usable RSA or EC signing key".to_string());
+                return Err(format!(
+                    "auth: the JWKS holds no usable signing key (RSA, or EC P-256; accepted: \
+                     {ACCEPTED_ALGORITHMS})"
+                ));
             }
             entries.extend(jwk_entries);
         }
@@ -207,8 +229,8 @@ impl KeyRing {
                 "the token is not signed".to_string(),
             ));
         };
-        let candidates: Vec<&DecodingKey> = match alg.family() {
-            AlgorithmFamily::Hmac => match &self.secret {
+        let candidates: Vec<&DecodingKey> = match alg {
+            Algorithm::HS256 => match &self.secret {
                 Some(secret) => vec![secret],
                 None => {
                     return Err(AuthError::InvalidToken(
@@ -218,7 +240,7 @@ impl KeyRing {
                     ))
                 }
             },
-            AlgorithmFamily::Rsa | AlgorithmFamily::Ec => self
+            a if PUBLIC_KEY_ALGORITHMS.contains(&a) => self
                 .entries
                 .iter()
                 .filter(|e| e.fits(alg))
@@ -229,10 +251,12 @@ impl KeyRing {
                 })
                 .map(|e| &e.key)
                 .collect(),
+            // HS384/HS512 with the HS256 secret, RS384, ES384, …: refused whatever the keys.
             _ => {
-                return Err(AuthError::InvalidToken(
-                    "the token's signing algorithm is not supported".to_string(),
-                ))
+                return Err(AuthError::InvalidToken(format!(
+                    "the token's signing algorithm {alg:?} is not accepted (accepted: \
+                     {ACCEPTED_ALGORITHMS})"
+                )))
             }
         };
         if candidates.is_empty() {

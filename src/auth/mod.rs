@@ -22,23 +22,44 @@ use serde_json::json;
 
 pub use scope::{ACCREDITED_SYSTEM, ODS_ORGANIZATION_CODE};
 
+/// Default of `auth.max_token_lifetime_seconds`: one hour, what NHS issuers mint.
+pub const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS: u64 = 3600;
+
 /// How the registry validates bearer tokens.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AuthSettings {
     /// The token's `aud` must equal this (or be an array containing it).
     pub audience: String,
     /// When set, the token's `iss` must equal this.
     pub issuer: Option<String>,
-    /// Shared secret for HS256/384/512 tokens (local testing). None: HMAC tokens are refused.
+    /// Shared secret for HS256 tokens (local testing). None: HMAC tokens are refused.
+    /// HS384/HS512 are refused even with it.
     pub hs256_secret: Option<Vec<u8>>,
-    /// PEM public keys (RSA, or EC P-256/P-384), each trusted for its own algorithm family.
+    /// PEM public keys (RSA for RS256/PS256, EC P-256 for ES256).
     pub public_key_pems: Vec<Vec<u8>>,
     /// A JWKS document; keys are picked by `kid` when the token has one, else by family.
     pub jwks_json: Option<Vec<u8>>,
     /// Accept unsigned (`alg: none`) Spine-style tokens; their claims are still checked.
     pub allow_unsigned: bool,
-    /// Clock skew allowed when checking `exp` and `nbf`.
+    /// Clock skew allowed when checking `exp`, `nbf` and `iat`.
     pub leeway_seconds: u64,
+    /// Longest lifetime (`exp - iat`) a token may have; `iat` is required.
+    pub max_lifetime_seconds: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            audience: String::new(),
+            issuer: None,
+            hs256_secret: None,
+            public_key_pems: Vec::new(),
+            jwks_json: None,
+            allow_unsigned: false,
+            leeway_seconds: 0,
+            max_lifetime_seconds: DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+        }
+    }
 }
 
 /// What the request wants to do, which decides the scope it needs.
@@ -90,6 +111,7 @@ pub struct Verifier {
     issuer: Option<String>,
     allow_unsigned: bool,
     leeway: u64,
+    max_lifetime: u64,
     /// Tokens already verified, by their exact text. Callers reuse a token for many requests,
     /// and checking a signature and parsing claims was about a quarter of a search's work.
     verified: Mutex<HashMap<String, Verified>>,
@@ -131,6 +153,7 @@ impl Verifier {
             issuer: s.issuer.clone(),
             allow_unsigned: s.allow_unsigned,
             leeway: s.leeway_seconds,
+            max_lifetime: s.max_lifetime_seconds,
             verified: Mutex::new(HashMap::new()),
         })
     }
@@ -170,6 +193,7 @@ impl Verifier {
             audience: &self.audience,
             issuer: self.issuer.as_deref(),
             leeway: self.leeway,
+            max_lifetime: self.max_lifetime,
             now: jwt::now_seconds(),
         };
         checks.check(&claims)?;
@@ -182,7 +206,9 @@ impl Verifier {
     fn remember(&self, token: &str, claims: &serde_json::Value, caller: &Caller) {
         let leeway = self.leeway as f64;
         let seconds = |name: &str| claims.get(name).and_then(serde_json::Value::as_f64);
-        // `check` has just required exp; without it nothing is remembered.
+        // `check` has just required exp (and iat, with exp - iat at most the maximum lifetime,
+        // and iat not in the future), so no token is remembered for longer than that lifetime
+        // plus twice the leeway; without exp nothing is remembered.
         let Some(exp) = seconds("exp") else { return };
         let entry = Verified {
             caller: caller.clone(),

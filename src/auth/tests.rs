@@ -135,12 +135,12 @@ fn valid_rs256_and_ps256_with_pem_key() {
 }
 
 #[test]
-fn valid_es256_and_es384_by_curve() {
+fn valid_es256_with_a_p256_key_and_no_es384() {
     let (k256, pub256, _) = ec_pair(&rcgen::PKCS_ECDSA_P256_SHA256);
     let (k384, pub384, _) = ec_pair(&rcgen::PKCS_ECDSA_P384_SHA384);
     let s = AuthSettings {
         hs256_secret: None,
-        public_key_pems: vec![pub256.clone(), pub384],
+        public_key_pems: vec![pub256],
         ..settings()
     };
     check(
@@ -149,34 +149,65 @@ fn valid_es256_and_es384_by_curve() {
         Access::Write,
     )
     .unwrap();
-    check(
-        &s,
-        &sign(Algorithm::ES384, &k384, &claims(), None),
-        Access::Write,
-    )
-    .unwrap();
-    let only256 = AuthSettings {
-        public_key_pems: vec![pub256],
-        ..s
-    };
     invalid(
         check(
-            &only256,
+            &s,
             &sign(Algorithm::ES384, &k384, &claims(), None),
             Access::Read,
         ),
-        "no trusted key",
+        "ES384 is not accepted",
     );
+    // A P-384 key is for ES384 only: refused at start rather than never matching.
+    let e = Verifier::new(&AuthSettings {
+        public_key_pems: vec![pub384],
+        ..s.clone()
+    })
+    .unwrap_err();
+    assert!(e.contains("P-384") && e.contains("ES256"), "{e}");
     // A P-256 key that is not the configured one.
     let (other, _, _) = ec_pair(&rcgen::PKCS_ECDSA_P256_SHA256);
     invalid(
         check(
-            &only256,
+            &s,
             &sign(Algorithm::ES256, &other, &claims(), None),
             Access::Read,
         ),
         "signature",
     );
+}
+
+#[test]
+fn only_the_algorithms_the_keys_allow() {
+    // The HS256 secret signs HS384/HS512 just as well; those are still refused.
+    for alg in [Algorithm::HS384, Algorithm::HS512] {
+        let t = sign(alg, &EncodingKey::from_secret(SECRET), &claims(), None);
+        invalid(check(&settings(), &t, Access::Read), "is not accepted");
+    }
+    let rsa = AuthSettings {
+        public_key_pems: vec![RSA_PUBLIC.to_vec()],
+        ..settings()
+    };
+    let key = EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap();
+    for alg in [
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS384,
+        Algorithm::PS512,
+    ] {
+        let e = check(&rsa, &sign(alg, &key, &claims(), None), Access::Read).unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains(&format!("{alg:?} is not accepted")) && m.contains("RS256, PS256 or ES256"),
+            "{m}"
+        );
+    }
+    check(&rsa, &hs(&claims()), Access::Read).unwrap();
+    check(
+        &rsa,
+        &sign(Algorithm::RS256, &key, &claims(), None),
+        Access::Read,
+    )
+    .unwrap();
 }
 
 #[test]

@@ -15,6 +15,7 @@ fn invalid(r: Result<Caller, AuthError>, words: &str) {
 #[test]
 fn expiry_is_required_and_enforced_with_leeway() {
     let mut c = claims();
+    c["iat"] = json!(now() - 300);
     c["exp"] = json!(now() - 30);
     invalid(check(&settings(), &hs(&c), Access::Read), "expired");
     let lenient = AuthSettings {
@@ -167,4 +168,60 @@ fn a_remembered_token_still_expires_and_keeps_its_scopes() {
         verifier.verify(Some(&header), Access::Read),
         Err(AuthError::InvalidToken(_))
     ));
+}
+
+#[test]
+fn issue_time_is_required_and_the_lifetime_bounded() {
+    let s = AuthSettings {
+        leeway_seconds: 60,
+        max_lifetime_seconds: 3600,
+        ..settings()
+    };
+    let with = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut c = claims();
+        edit(&mut c);
+        hs(&c)
+    };
+    // exactly the maximum lifetime is fine
+    let t = now();
+    check(
+        &s,
+        &with(&|c| {
+            c["iat"] = json!(t);
+            c["exp"] = json!(t + 3600);
+        }),
+        Access::Read,
+    )
+    .unwrap();
+    type Edit<'a> = &'a dyn Fn(&mut serde_json::Value);
+    let cases: [(&str, Edit); 7] = [
+        ("lifetime", &|c| c["exp"] = json!(t + 3601)),
+        ("lifetime", &|c| c["exp"] = json!(1e300)),
+        ("lifetime", &|c| c["iat"] = json!(-1e300)),
+        ("no issue time", &|c| {
+            c.as_object_mut().unwrap().remove("iat");
+        }),
+        ("iat", &|c| c["iat"] = json!("now")),
+        ("in the future", &|c| c["iat"] = json!(t + 120)),
+        ("before it was issued", &|c| {
+            c["iat"] = json!(t + 30);
+            c["exp"] = json!(t + 20);
+        }),
+    ];
+    for (words, edit) in cases {
+        invalid(check(&s, &with(edit), Access::Read), words);
+    }
+    // iat ahead of our clock within the leeway is fine.
+    check(&s, &with(&|c| c["iat"] = json!(t + 30)), Access::Read).unwrap();
+    // The same token is refused by a server with a shorter maximum, cache or no cache.
+    let day = with(&|c| c["exp"] = json!(t + 86_000));
+    let lenient = Verifier::new(&AuthSettings {
+        max_lifetime_seconds: 86_400,
+        ..s.clone()
+    })
+    .unwrap();
+    let header = format!("Bearer {day}");
+    lenient.verify(Some(&header), Access::Read).unwrap();
+    lenient.verify(Some(&header), Access::Read).unwrap();
+    invalid(check(&s, &day, Access::Read), "lifetime");
 }

@@ -87,6 +87,38 @@ fn jwks_key_chosen_by_kid() {
 }
 
 #[test]
+fn jwks_keys_for_algorithms_not_accepted_are_skipped() {
+    let (k256, _, kp256) = ec_pair(&rcgen::PKCS_ECDSA_P256_SHA256);
+    let kp384 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    let raw = kp384.public_key_raw();
+    let p384 = json!({"kty": "EC", "crv": "P-384", "kid": "p384",
+        "x": URL_SAFE_NO_PAD.encode(&raw[1..49]), "y": URL_SAFE_NO_PAD.encode(&raw[49..97])});
+    let mut pinned_es384 = jwk_ec("pinned", &kp256);
+    pinned_es384["alg"] = json!("ES384");
+    let only_unusable = json!({"keys": [p384, pinned_es384]});
+    let e = Verifier::new(&AuthSettings {
+        hs256_secret: None,
+        jwks_json: Some(serde_json::to_vec(&only_unusable).unwrap()),
+        ..settings()
+    })
+    .unwrap_err();
+    assert!(e.contains("no usable signing key"), "{e}");
+    let mut keys = only_unusable["keys"].as_array().unwrap().clone();
+    keys.push(jwk_ec("k1", &kp256));
+    let s = AuthSettings {
+        hs256_secret: None,
+        jwks_json: Some(serde_json::to_vec(&json!({ "keys": keys })).unwrap()),
+        ..settings()
+    };
+    check(
+        &s,
+        &sign(Algorithm::ES256, &k256, &claims(), Some("k1")),
+        Access::Read,
+    )
+    .unwrap();
+}
+
+#[test]
 fn bad_configuration_is_reported() {
     let err = |s: AuthSettings| Verifier::new(&s).unwrap_err();
     let base = AuthSettings {

@@ -16,18 +16,30 @@ pub struct PeerCertificate {
     pub subject: Option<String>,
 }
 
+/// The request's Authorization header: the only place it is read. More than one is refused
+/// rather than picking one (a proxy and the registry could otherwise see different callers).
+fn authorization_header(req: &HttpRequest) -> Result<Option<&str>, AuthError> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(AuthError::MalformedHeader(
+            "the request has more than one Authorization header".to_string(),
+        ));
+    }
+    // Not visible ASCII: the scheme check refuses the replacement character.
+    Ok(first.map(|v| v.to_str().unwrap_or("\u{fffd}")))
+}
+
 pub fn authorise(req: &HttpRequest, state: &AppState, access: Access) -> Result<Caller, Error> {
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    let caller = state.verifier.verify(header, access).map_err(|e| match e {
-        AuthError::MissingHeader | AuthError::MalformedHeader(_) => {
-            Error::MissingOrInvalidHeader(e.to_string())
-        }
-        AuthError::InvalidToken(_) => Error::AccessDenied(e.to_string()),
-        AuthError::InsufficientScope(_) => Error::InsufficientScope(e.to_string()),
-    })?;
+    let caller = authorization_header(req)
+        .and_then(|header| state.verifier.verify(header, access))
+        .map_err(|e| match e {
+            AuthError::MissingHeader | AuthError::MalformedHeader(_) => {
+                Error::MissingOrInvalidHeader(e.to_string())
+            }
+            AuthError::InvalidToken(_) => Error::AccessDenied(e.to_string()),
+            AuthError::InsufficientScope(_) => Error::InsufficientScope(e.to_string()),
+        })?;
     // For the access log: who it was, once the request is done.
     req.extensions_mut().insert(caller.clone());
     Ok(caller)

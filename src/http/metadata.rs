@@ -94,7 +94,7 @@ pub fn statement(base: &str, sizes: PageSizes) -> Value {
                     "coding": [{ "system": "http://hl7.org/fhir/restful-security-service", "code": "Certificates" }],
                     "text": "Mutual TLS"
                 }],
-                "description": "Mutual TLS: a client certificate chaining to the registry's configured CA is required at the handshake. Every request except GET /metadata carries Authorization: Bearer <JWT> (RS256/ES256, HS256 for local testing; exp and aud enforced); writes need scope patient/Appointment.write, reads patient/Appointment.read."
+                "description": "Mutual TLS: a client certificate chaining to the registry's configured CA is required at the handshake. Every request except GET /metadata carries Authorization: Bearer <JWT> (RS256/PS256/ES256, HS256 for local testing; exp and aud enforced); writes need scope patient/Appointment.write, reads patient/Appointment.read."
             },
             "resource": [{
                 "type": "Appointment",

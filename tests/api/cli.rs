@@ -67,6 +67,35 @@ fn check_config_names_the_bad_key() {
         String::from_utf8_lossy(&out.stderr).contains("server.listen"),
         "{out:?}"
     );
+
+    // The certificate and token keys of issue 8.
+    for (var, value, key) in [
+        (
+            "REGISTRY_AUTH__MAX_TOKEN_LIFETIME_SECONDS",
+            "10",
+            "auth.max_token_lifetime_seconds",
+        ),
+        (
+            "REGISTRY_TLS__CLIENT_CRLS_POLL_SECONDS",
+            "86400",
+            "tls.client_crls_poll_seconds",
+        ),
+        (
+            "REGISTRY_TLS__CLIENT_CRLS",
+            "[\"missing.crl\"]",
+            "tls.client_crls[0]",
+        ),
+    ] {
+        let out = registry()
+            .args(["check-config"])
+            .current_dir(dir.path())
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{var}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(key), "{var}: {stderr}");
+    }
 }
 
 #[tokio::test]
@@ -119,6 +148,35 @@ async fn dev_certs_and_dev_token_work_against_a_server() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
+}
+
+#[test]
+fn dev_token_refuses_a_ttl_the_server_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = registry()
+        .args(["dev-token", "--ttl", "7200"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--ttl 7200") && stderr.contains("auth.max_token_lifetime_seconds (3600)"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no token is printed");
+    // Within a raised maximum it is fine (the secret is missing here, which is the next check).
+    let out = registry()
+        .args(["dev-token", "--ttl", "7200"])
+        .current_dir(dir.path())
+        .env("REGISTRY_AUTH__MAX_TOKEN_LIFETIME_SECONDS", "7200")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("--ttl") && stderr.contains("hs256_secret_file"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -1,9 +1,11 @@
 //! Integration tests: each starts the real server over mutual TLS and talks to it as a client.
 
+mod access_log;
 mod admin_queries;
 mod backup;
 mod cancel;
 mod cli;
+mod client_certs;
 mod first_run;
 mod group_commit;
 mod helpers;

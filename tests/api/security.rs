@@ -25,12 +25,11 @@ fn claims(edit: impl FnOnce(&mut Value)) -> Value {
 }
 
 fn hs256(secret: &[u8], claims: &Value) -> String {
-    encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(secret),
-    )
-    .unwrap()
+    signed(Algorithm::HS256, secret, claims)
+}
+
+fn signed(alg: Algorithm, secret: &[u8], claims: &Value) -> String {
+    encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret)).unwrap()
 }
 
 fn unsigned(claims: &Value) -> String {
@@ -75,7 +74,32 @@ async fn every_bad_token_is_a_403_with_an_operation_outcome() {
     let denied = [
         (
             "expired",
-            hs256(&s, &claims(|c| c["exp"] = json!(now() - 3600))),
+            hs256(
+                &s,
+                &claims(|c| {
+                    c["iat"] = json!(now() - 7200);
+                    c["exp"] = json!(now() - 3600);
+                }),
+            ),
+        ),
+        // auth.max_token_lifetime_seconds (3600 by default) bounds exp - iat; iat is required.
+        (
+            "two-hour lifetime",
+            hs256(&s, &claims(|c| c["exp"] = json!(now() + 7200))),
+        ),
+        ("exp 1e300", hs256(&s, &claims(|c| c["exp"] = json!(1e300)))),
+        (
+            "no iat",
+            hs256(
+                &s,
+                &claims(|c| {
+                    c.as_object_mut().unwrap().remove("iat");
+                }),
+            ),
+        ),
+        (
+            "iat in the future",
+            hs256(&s, &claims(|c| c["iat"] = json!(now() + 600))),
         ),
         (
             "no exp",
@@ -94,6 +118,9 @@ async fn every_bad_token_is_a_403_with_an_operation_outcome() {
             ),
         ),
         ("bad signature", hs256(b"not-the-secret", &claims(|_| {}))),
+        // The right secret, but only HS256 is accepted with it.
+        ("HS384", signed(Algorithm::HS384, &s, &claims(|_| {}))),
+        ("HS512", signed(Algorithm::HS512, &s, &claims(|_| {}))),
         ("alg none", unsigned(&claims(|_| {}))),
         (
             "read scope for a write",
@@ -138,6 +165,43 @@ async fn every_bad_token_is_a_403_with_an_operation_outcome() {
 }
 
 #[tokio::test]
+async fn two_authorization_headers_are_refused() {
+    let app = spawn_app().await;
+    let good = format!("Bearer {}", app.token());
+    let other = format!("Bearer {}", app.token_with(WRITE_SCOPE, "RX9"));
+    // Two valid tokens, or a valid one and junk, in either order: never "the first one wins".
+    for (a, b) in [
+        (good.clone(), other.clone()),
+        (good.clone(), "Bearer garbage".to_string()),
+        ("Basic dXNlcjpwYXNz".to_string(), good.clone()),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/Appointment"))
+            .header("Authorization", a)
+            .header("Authorization", b)
+            .header("Content-Type", "application/fhir+json")
+            .body(valid_appointment().to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403);
+        assert_outcome(response, 403, "MISSING_OR_INVALID_HEADER", "more than one").await;
+        let read = app
+            .client
+            .get(app.url("/Appointment/x"))
+            .header("Authorization", good.clone())
+            .header("Authorization", good.clone())
+            .send()
+            .await
+            .unwrap();
+        forbidden(read, "MISSING_OR_INVALID_HEADER").await;
+    }
+    // One is fine.
+    assert_eq!(post_with(&app, Some(good)).await.status(), 201);
+}
+
+#[tokio::test]
 async fn reads_need_a_token_too() {
     let app = spawn_app().await;
     let response = app
@@ -157,9 +221,18 @@ async fn unsigned_tokens_only_when_the_operator_opts_in_and_claims_still_count()
         post_with(&app, Some(format!("Bearer {ok}"))).await.status(),
         201
     );
-    let expired = unsigned(&claims(|c| c["exp"] = json!(now() - 3600)));
+    let expired = unsigned(&claims(|c| {
+        c["iat"] = json!(now() - 7200);
+        c["exp"] = json!(now() - 3600);
+    }));
     forbidden(
         post_with(&app, Some(format!("Bearer {expired}"))).await,
+        "ACCESS DENIED",
+    )
+    .await;
+    let forever = unsigned(&claims(|c| c["exp"] = json!(1e300)));
+    forbidden(
+        post_with(&app, Some(format!("Bearer {forever}"))).await,
         "ACCESS DENIED",
     )
     .await;
@@ -196,6 +269,18 @@ async fn algorithm_confusion_is_refused() {
         post_with(&app, Some(format!("Bearer {rs}"))).await.status(),
         201
     );
+    // The same key pair with RS512: refused (RS256, PS256 and ES256 only).
+    let rs512 = encode(
+        &Header::new(Algorithm::RS512),
+        &claims(|_| {}),
+        &EncodingKey::from_rsa_pem(&private).unwrap(),
+    )
+    .unwrap();
+    forbidden(
+        post_with(&app, Some(format!("Bearer {rs512}"))).await,
+        "ACCESS DENIED",
+    )
+    .await;
 }
 
 #[tokio::test]
