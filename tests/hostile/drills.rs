@@ -138,6 +138,15 @@ impl SmallDisk {
     }
 }
 
+/// A drill that cannot run here says so; `.ci/run` sets `APPOINTMENT_REGISTRY_REQUIRE_DRILLS`
+/// so that in CI (root, tmpfs available) a drill that cannot run is a failure, not a skip.
+fn skip(why: &str) {
+    if std::env::var_os("APPOINTMENT_REGISTRY_REQUIRE_DRILLS").is_some() {
+        panic!("the drill must run here but cannot mount a small tmpfs: {why}");
+    }
+    eprintln!("skipped: cannot mount a small tmpfs here ({why}); run as root to drill a full disk");
+}
+
 impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(self.dir.path()).status();
@@ -155,10 +164,7 @@ async fn a_full_disk_makes_the_registry_not_ready_until_writes_succeed_again() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
     let disk = match SmallDisk::mount(8) {
         Ok(disk) => disk,
-        Err(why) => {
-            eprintln!("skipped: cannot mount a small tmpfs here ({why})");
-            return;
-        }
+        Err(why) => return skip(&why),
     };
     let db = disk.path().join("registry.db");
     let app = spawn_app_with(|s| s.database.path = db.clone()).await;
@@ -216,10 +222,7 @@ async fn a_read_only_database_stops_start_up_with_a_clear_message() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
     let disk = match SmallDisk::mount(8) {
         Ok(disk) => disk,
-        Err(why) => {
-            eprintln!("skipped: cannot mount a small tmpfs here ({why})");
-            return;
-        }
+        Err(why) => return skip(&why),
     };
     let work = tempfile::tempdir().unwrap();
     let db = disk.path().join("registry.db");
