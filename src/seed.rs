@@ -7,7 +7,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::error::Error;
 use crate::fhir;
-use crate::registry::instant;
+use crate::registry::{instant, nhs_number};
 use crate::registry::register::Registration;
 use crate::store::{Author, NewAppointment, Store, WriteOp};
 
@@ -18,15 +18,13 @@ pub fn nhs_number(n: u64) -> String {
     // next number's base: two neighbouring bases never both give 10 (their sums differ by 2).
     let mut base = 900_000_000 + (n % 49_999_999) * 2;
     loop {
-        let digits: Vec<u64> = format!("{base:09}")
-            .bytes()
-            .map(|b| u64::from(b - b'0'))
+        let digits: Vec<u32> = format!("{base:09}")
+            .chars()
+            .filter_map(|c| c.to_digit(10))
             .collect();
-        let sum: u64 = digits.iter().zip((2..=10).rev()).map(|(d, w)| d * w).sum();
-        match 11 - sum % 11 {
-            10 => base += 1,
-            11 => return format!("{base:09}0"),
-            check => return format!("{base:09}{check}"),
+        match nhs_number::check_digit(&digits) {
+            None => base += 1,
+            Some(check) => return format!("{base:09}{check}"),
         }
     }
 }

@@ -1,23 +1,27 @@
 //! NHS number: 10 digits whose last is a Modulus 11 check digit.
 
-/// True when `candidate` is ten ASCII digits with a valid Modulus 11 check digit:
-/// weights 10..2 over digits 1–9; check = 11 − (sum mod 11); 11 → 0; 10 → never valid.
+/// True when `candidate` is ten ASCII digits with a valid Modulus 11 check digit.
 pub fn is_valid(candidate: &str) -> bool {
     let digits: Vec<u32> = candidate.chars().filter_map(|c| c.to_digit(10)).collect();
     if candidate.len() != 10 || digits.len() != 10 {
         return false;
     }
-    let sum: u32 = digits[..9]
+    check_digit(&digits[..9]) == Some(digits[9])
+}
+
+/// The check digit of the first nine digits: weights 10..2; check = 11 − (sum mod 11);
+/// 11 → 0; 10 → None (no valid number has those nine digits).
+pub fn check_digit(first_nine: &[u32]) -> Option<u32> {
+    let sum: u32 = first_nine
         .iter()
         .zip((2..=10).rev())
         .map(|(d, w)| d * w)
         .sum();
-    let check = match 11 - (sum % 11) {
-        11 => 0,
-        10 => return false,
-        c => c,
-    };
-    check == digits[9]
+    match 11 - (sum % 11) {
+        11 => Some(0),
+        10 => None,
+        c => Some(c),
+    }
 }
 
 #[cfg(test)]
