@@ -7,8 +7,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::error::Error;
 use crate::fhir;
-use crate::registry::{instant, nhs_number};
 use crate::registry::register::Registration;
+use crate::registry::{instant, nhs_number};
 use crate::store::{Author, NewAppointment, Store, WriteOp};
 
 /// The `n`-th valid NHS number (Modulus 11), from `9000000000` upwards: benches spread

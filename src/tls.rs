@@ -98,6 +98,11 @@ pub fn server_config(
             ))
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // No session resumption: a resumed handshake skips the client-certificate verifier, so a
+    // certificate revoked by a reloaded CRL would keep connecting on its old tickets. Every
+    // connection makes a full handshake; keep-alive is what saves handshakes here.
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
     Ok(config)
 }
 

@@ -36,10 +36,20 @@ pub fn problem(raw: &str) -> Option<String> {
                     return Some("root must be a div in the XHTML namespace".into());
                 }
                 for attr in e.attributes() {
-                    let ok =
-                        attr.is_ok_and(|a| a.normalized_value(XmlVersion::Implicit1_0).is_ok());
-                    if !ok {
-                        return Some("malformed attribute or entity reference".into());
+                    let value = attr.ok().and_then(|a| {
+                        a.normalized_value(XmlVersion::Implicit1_0)
+                            .ok()
+                            .map(|v| v.into_owned())
+                    });
+                    match value {
+                        None => return Some("malformed attribute or entity reference".into()),
+                        Some(v) => {
+                            if let Some(c) = super::primitive::forbidden_char(&v) {
+                                return Some(format!(
+                                    "an attribute holds the control character {c}"
+                                ));
+                            }
+                        }
                     }
                 }
                 if matches!(event, Event::Start(_)) {
@@ -51,9 +61,13 @@ pub fn problem(raw: &str) -> Option<String> {
             Event::GeneralRef(r) => {
                 let name = r.into_inner();
                 if let Some(number) = name.strip_prefix('#') {
-                    let code = match number.strip_prefix(['x', 'X']) {
-                        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-                        None => number.parse::<u32>().ok(),
+                    // XML's own forms only: `&#123;` or `&#x7B;` (lowercase x, no sign).
+                    let code = match number.strip_prefix('x') {
+                        Some(hex) if hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                            u32::from_str_radix(hex, 16).ok()
+                        }
+                        None if number.bytes().all(|b| b.is_ascii_digit()) => number.parse().ok(),
+                        _ => None,
                     };
                     if !code
                         .and_then(char::from_u32)

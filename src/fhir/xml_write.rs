@@ -28,6 +28,9 @@ fn escape_attr(s: &str, out: &mut String) {
             '\t' => out.push_str("&#9;"),
             '\n' => out.push_str("&#10;"),
             '\r' => out.push_str("&#13;"),
+            // Stored resources never hold these (the reader refuses them), but an
+            // OperationOutcome may quote a client's text: keep the document well-formed.
+            c if !super::primitive::xml_char_ok(c) => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }

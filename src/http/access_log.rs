@@ -35,10 +35,16 @@ where
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let call = srv.call(req);
     async move {
-        let response = call.await?;
+        let outcome = call.await;
         let elapsed = started.elapsed();
-        let status = response.status().as_u16();
-        let caller = response.request().extensions().get::<Caller>().cloned();
+        // An error (a panic caught by `panic_guard`) is logged and counted like any answer.
+        let (status, caller) = match &outcome {
+            Ok(response) => (
+                response.status().as_u16(),
+                response.request().extensions().get::<Caller>().cloned(),
+            ),
+            Err(e) => (e.as_response_error().status_code().as_u16(), None),
+        };
         if let Some(state) = state {
             // Label cardinality is bounded by construction: `route` is a pattern from the route
             // table or "unmatched" (never the raw path), `method_label` one of ten constants,
@@ -66,7 +72,7 @@ where
             escape(caller.as_ref().and_then(|c| c.system.as_deref()).unwrap_or("-")),
             escape(cert.as_deref().unwrap_or("-")),
         );
-        Ok(response)
+        outcome
     }
 }
 

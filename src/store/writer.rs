@@ -266,9 +266,6 @@ fn run(conn: &mut Connection, rx: &mpsc::Receiver<Job>, state: &Loop) {
         }
         state.metrics.queue_depth.sub(batch.len() as i64);
         state.metrics.batch_size.observe(batch.len() as f64);
-        if Faults::take(&state.faults.panic_in_loop) {
-            panic!("injected fault: the write loop panics");
-        }
         let results = commit_batch(conn, &batch, state);
         for (job, result) in batch.drain(..).zip(results) {
             // A client that went away no longer wants its answer; the write stands.
@@ -278,7 +275,10 @@ fn run(conn: &mut Connection, rx: &mpsc::Receiver<Job>, state: &Loop) {
 }
 
 /// Applies each job under its own savepoint, then commits once. If the commit itself fails,
-/// every job in the batch fails: none of them was acknowledged.
+/// every job in the batch fails: none of them was acknowledged. So does every job when SQLite
+/// ends the whole transaction under one job (it does on I/O errors, and on a full disk when a
+/// statement has no journal of its own): the jobs before it were rolled back with it, and the
+/// jobs after it must not run outside a transaction.
 fn commit_batch(
     conn: &mut Connection,
     batch: &[Job],
@@ -288,10 +288,29 @@ fn commit_batch(
         Ok(tx) => tx,
         Err(e) => return fail_all(batch.len(), e, state),
     };
-    let results: Vec<Result<WriteResult, Error>> = batch
-        .iter()
-        .map(|job| apply_one(&tx, &job.op, state))
-        .collect();
+    let mut results: Vec<Result<WriteResult, Error>> = Vec::with_capacity(batch.len());
+    for job in batch {
+        let (result, intact) = apply_one(&tx, &job.op, state);
+        let storage = match &result {
+            Err(Error::Storage(e)) => Some(clone_error(e)),
+            _ => None,
+        };
+        results.push(result);
+        if !intact || tx.is_autocommit() {
+            let cause = storage.unwrap_or_else(|| {
+                rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+                    Some("the batch's transaction ended under a job".into()),
+                )
+            });
+            drop(tx);
+            return fail_all(batch.len(), cause, state);
+        }
+    }
+    if Faults::take(&state.faults.panic_in_loop) {
+        // After the jobs wrote, before COMMIT: the unwind must roll all of them back.
+        panic!("injected fault: the write loop panics");
+    }
     let wrote = batch
         .iter()
         .zip(&results)
@@ -311,13 +330,23 @@ fn commit_batch(
     }
 }
 
-fn apply_one(tx: &Transaction<'_>, op: &WriteOp, state: &Loop) -> Result<WriteResult, Error> {
-    super::exec(tx, "SAVEPOINT job", [])?;
+/// Runs one job inside its own savepoint. The flag is false when the savepoint could not be
+/// closed cleanly: then what the job left in the transaction is unknown, and the batch fails.
+fn apply_one(
+    tx: &Transaction<'_>,
+    op: &WriteOp,
+    state: &Loop,
+) -> (Result<WriteResult, Error>, bool) {
+    if let Err(e) = super::exec(tx, "SAVEPOINT job", []) {
+        return (Err(e), false);
+    }
     let result = catch_unwind(AssertUnwindSafe(|| {
+        let result = ops::apply(tx, op);
         if Faults::take(&state.faults.panic_in_job) {
+            // After the job wrote: the savepoint must undo it.
             panic!("injected fault: a job panics");
         }
-        ops::apply(tx, op)
+        result
     }))
     .unwrap_or_else(|_| {
         // The panic hook has logged where; this job fails alone and the writer goes on.
@@ -325,10 +354,16 @@ fn apply_one(tx: &Transaction<'_>, op: &WriteOp, state: &Loop) -> Result<WriteRe
         Err(Error::internal("a write panicked in the writer"))
     });
     if result.is_err() {
-        super::exec(tx, "ROLLBACK TO job", [])?;
+        if let Err(e) = super::exec(tx, "ROLLBACK TO job", []) {
+            // Keep the job's own error (the cause); the batch cannot go on.
+            log::error!("writer: ROLLBACK TO job failed: {e}");
+            return (result, false);
+        }
     }
-    super::exec(tx, "RELEASE job", [])?;
-    result
+    match super::exec(tx, "RELEASE job", []) {
+        Ok(_) => (result, true),
+        Err(e) => (Err(e), false),
+    }
 }
 
 fn fail_all(n: usize, cause: rusqlite::Error, state: &Loop) -> Vec<Result<WriteResult, Error>> {

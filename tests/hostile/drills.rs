@@ -80,7 +80,9 @@ async fn kill_9_under_load_loses_no_acknowledged_registration() {
         server.child.kill().unwrap(); // SIGKILL
         server.child.wait().unwrap();
         stop.store(true, Ordering::SeqCst);
-        join_all(workers).await;
+        for worker in join_all(workers).await {
+            worker.expect("a client's assertions held");
+        }
     }
     // Every acknowledged id is in the file, exactly once, after the last kill.
     let acknowledged = acknowledged.lock().unwrap().clone();
@@ -173,20 +175,21 @@ async fn a_full_disk_makes_the_registry_not_ready_until_writes_succeed_again() {
 
     let filler = disk.fill();
     // Writes now fail (a 500, safe to retry) and readiness says so, with the reason.
-    let mut failed = 0;
+    let mut failed = None;
     for n in 0..50 {
-        let response = app.register_json(&body(&format!("full-{n}"))).await;
+        let tag = format!("full-{n}");
+        let response = app.register_json(&body(&tag)).await;
         match response.status().as_u16() {
             201 => continue, // the WAL may still have room for a few pages
             status => {
                 assert_outcome(response, status, "INTERNAL_SERVER_ERROR", "safe to retry").await;
                 assert_eq!(status, 500);
-                failed += 1;
+                failed = Some(tag);
                 break;
             }
         }
     }
-    assert_eq!(failed, 1, "a write failed once the disk was full");
+    let failed = failed.expect("a write failed once the disk was full");
     let (status, body_of_ready) = ready(&app).await;
     assert_eq!(status, 503, "{body_of_ready}");
     let reason = body_of_ready["reason"].as_str().unwrap_or("");
@@ -214,7 +217,7 @@ async fn a_full_disk_makes_the_registry_not_ready_until_writes_succeed_again() {
     }
     assert_eq!(app.register_json(&body("after")).await.status(), 201);
     // The write that failed left nothing behind: its retry is accepted.
-    assert_eq!(app.register_json(&body("full-0")).await.status(), 201);
+    assert_eq!(app.register_json(&body(&failed)).await.status(), 201);
 }
 
 #[tokio::test]

@@ -108,11 +108,12 @@ async fn a_job_that_panics_in_the_writer_fails_alone() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     app.faults.panic_in_job.store(1, Ordering::SeqCst);
-    let response = app.register_json(&valid_appointment()).await;
-    assert_outcome(response, 500, "INTERNAL_SERVER_ERROR", "safe to retry").await;
-    // Nothing half-written stays: the retry is a plain 201, not a duplicate.
     let mut body = valid_appointment();
-    body["identifier"] = json!([{ "system": "urn:test", "value": "after-a-panic" }]);
+    body["identifier"] = json!([{ "system": "urn:test", "value": "job-panic" }]);
+    // The fault fires after the job wrote its rows, inside its savepoint.
+    let response = app.register_json(&body).await;
+    assert_outcome(response, 500, "INTERNAL_SERVER_ERROR", "safe to retry").await;
+    // Nothing half-written stays: the same body again is a plain 201, not a duplicate.
     assert_eq!(app.register_json(&body).await.status(), 201);
     assert_eq!(app.register_json(&body).await.status(), 422);
     assert_eq!(status_of(&app, "/_ready").await, 200);

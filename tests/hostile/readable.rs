@@ -146,6 +146,24 @@ async fn control_characters_are_refused_in_every_string() {
     });
     let response = app.register_json(&body).await;
     assert_outcome(response, 422, "INVALID_RESOURCE", "Appointment.text.div").await;
+    for div in [
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\" title=\"&#1;\">x</div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\">&#X41;</div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\">&#+65;</div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\">&#x+41;</div>",
+    ] {
+        let mut body = valid_appointment();
+        body["text"] = json!({ "status": "generated", "div": div });
+        let response = app.register_json(&body).await;
+        assert_outcome(response, 422, "INVALID_RESOURCE", "Appointment.text.div").await;
+    }
+    // An OperationOutcome quoting a client's control character is still well-formed XML
+    // (`outcome` reads it strictly).
+    let response = app
+        .get("/Appointment?patient=1234554321&x%01=1&_format=xml")
+        .await;
+    let (status, _) = outcome(response).await;
+    assert_eq!(status, 400);
     // Tab, newline, carriage return and DEL are characters XML carries: accepted, readable.
     let mut body = valid_appointment();
     body["comment"] = json!("tab\tnewline\ncr\rdel\u{7f}");
