@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod expiry;
 pub mod fhir;
+pub mod fuzzing;
 pub mod http;
 pub mod log_escape;
 pub mod metrics;

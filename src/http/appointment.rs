@@ -38,18 +38,7 @@ async fn register(
     let request_format = request_format?;
     let if_none_exist = if_none_exist(req)?;
     let bytes = body::read(req, payload, state.body_limits).await?;
-    let (mut resource, structural) = read_resource(&bytes, request_format)?;
-
-    let reported: Vec<String> = structural
-        .iter()
-        .filter_map(|p| p.expression.clone())
-        .collect();
-    let registration = register::check(&resource, &reported);
-    let registration = match registration {
-        Ok(r) if structural.is_empty() => r,
-        Ok(_) => return Err(Error::Unprocessable(structural)),
-        Err(rules) => return Err(Error::Unprocessable([structural, rules].concat())),
-    };
+    let (mut resource, registration) = admit(&bytes, request_format)?;
 
     // UUIDv7: time-ordered, so new rows land at the right edge of the primary-key B-trees
     // instead of at random pages.
@@ -73,6 +62,24 @@ async fn register(
         other => Err(Error::internal(format!(
             "writer answered a create with {other:?}"
         ))),
+    }
+}
+
+/// Reads a registration body and checks it: base structure and the registration rules, every
+/// problem of both in one report. Also the body of the `validator` fuzz target.
+pub(crate) fn admit(
+    bytes: &[u8],
+    format: Format,
+) -> Result<(Value, register::Registration), Error> {
+    let (resource, structural) = read_resource(bytes, format)?;
+    let reported: Vec<String> = structural
+        .iter()
+        .filter_map(|p| p.expression.clone())
+        .collect();
+    match register::check(&resource, &reported) {
+        Ok(r) if structural.is_empty() => Ok((resource, r)),
+        Ok(_) => Err(Error::Unprocessable(structural)),
+        Err(rules) => Err(Error::Unprocessable([structural, rules].concat())),
     }
 }
 
@@ -101,7 +108,7 @@ pub(super) fn read_resource(bytes: &[u8], format: Format) -> Result<(Value, Vec<
 }
 
 /// Sets the id and `meta.versionId`/`meta.lastUpdated`, keeping whatever else `meta` holds.
-pub(super) fn stamp(resource: &mut Value, id: &str, version: i64, last_updated: &str) {
+pub(crate) fn stamp(resource: &mut Value, id: &str, version: i64, last_updated: &str) {
     resource["id"] = json!(id);
     if !resource.get("meta").is_some_and(Value::is_object) {
         resource["meta"] = json!({});
