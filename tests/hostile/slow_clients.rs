@@ -26,7 +26,11 @@ async fn real_clients_are_served_while_silent_and_slow_connections_are_held() {
     let fds = raw::raise_fd_limit(16_384);
     let needed = 2 * (SILENT + SLOW) as u64 + 256;
     assert!(fds >= needed, "open-file limit {fds}, need {needed}");
-    let app = spawn_app_with(|s| s.server.body_timeout_ms = BODY_TIMEOUT_MS).await;
+    let app = spawn_app_with(|s| {
+        s.server.body_timeout_ms = BODY_TIMEOUT_MS;
+        s.server.handshake_timeout_ms = 1000;
+    })
+    .await;
     let addr = raw::server_addr(&app.base);
     let (stop_tx, stop_rx) = watch::channel(false);
     // Nothing below outlives this, whatever happens.
