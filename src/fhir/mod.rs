@@ -2,6 +2,7 @@
 //! all driven by the XSD-derived table in `structure_gen.rs`.
 
 pub mod datetime;
+pub mod id;
 mod json_write;
 mod primitive;
 pub mod structure;

@@ -19,7 +19,6 @@ static INTEGER: LazyLock<Regex> = LazyLock::new(|| re(r"-?([0]|([1-9][0-9]*))"))
 static DECIMAL: LazyLock<Regex> = LazyLock::new(|| re(r"-?([0]|([1-9][0-9]*))(\.[0-9]+)?"));
 static UNSIGNED: LazyLock<Regex> = LazyLock::new(|| re(r"[0]|([1-9][0-9]*)"));
 static POSITIVE: LazyLock<Regex> = LazyLock::new(|| re(r"[1-9][0-9]*"));
-static ID: LazyLock<Regex> = LazyLock::new(|| re(r"[A-Za-z0-9\-\.]{1,64}"));
 static CODE: LazyLock<Regex> = LazyLock::new(|| re(r"[^\s]+([\s]?[^\s]+)*"));
 static OID: LazyLock<Regex> = LazyLock::new(|| re(r"urn:oid:(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*"));
 static UUID: LazyLock<Regex> =
@@ -91,7 +90,7 @@ fn lexical_ok(p: Prim, s: &str) -> bool {
         Prim::Decimal => DECIMAL.is_match(s),
         Prim::String | Prim::Markdown => !s.is_empty(),
         Prim::Code => CODE.is_match(s),
-        Prim::Id => ID.is_match(s),
+        Prim::Id => super::id::is_valid(s),
         Prim::Uri => !s.is_empty() && URI.is_match(s),
         Prim::Oid => OID.is_match(s),
         Prim::Uuid => UUID.is_match(s),

@@ -9,8 +9,9 @@ use super::negotiate::{self, Format};
 use super::{body, caller, respond, AppState};
 use crate::auth::Access;
 use crate::error::{Error, Problem};
+use crate::registry::identifier::IdentifierToken;
 use crate::registry::{instant, register};
-use crate::store::{IdentifierQuery, NewAppointment, StoredVersion, WriteOp, WriteResult};
+use crate::store::{NewAppointment, StoredVersion, WriteOp, WriteResult};
 use crate::{fhir, outcome, spine::SpineCode};
 
 pub async fn create(
@@ -118,7 +119,7 @@ pub(crate) fn stamp(resource: &mut Value, id: &str, version: i64, last_updated: 
 }
 
 /// `If-None-Exist: identifier=[system|]value` (FHIR conditional create).
-fn if_none_exist(req: &HttpRequest) -> Result<Option<IdentifierQuery>, Error> {
+fn if_none_exist(req: &HttpRequest) -> Result<Option<IdentifierToken>, Error> {
     let Some(value) = req.headers().get("If-None-Exist") else {
         return Ok(None);
     };
@@ -128,21 +129,9 @@ fn if_none_exist(req: &HttpRequest) -> Result<Option<IdentifierQuery>, Error> {
     let text = text.trim_start_matches('?');
     let pairs = negotiate::url_pairs(text);
     match pairs.as_slice() {
-        [(name, v)] if name == "identifier" && !v.is_empty() => Ok(Some(match v.split_once('|') {
-            Some((system, value)) if !value.is_empty() => IdentifierQuery {
-                system: Some(system.to_string()),
-                value: value.to_string(),
-            },
-            Some(_) => {
-                return Err(Error::InvalidParameter(
-                    "If-None-Exist: identifier needs a value after '|'".into(),
-                ))
-            }
-            None => IdentifierQuery {
-                system: None,
-                value: v.clone(),
-            },
-        })),
+        [(name, v)] if name == "identifier" && !v.is_empty() => IdentifierToken::parse(v)
+            .map(Some)
+            .map_err(|why| Error::InvalidParameter(format!("If-None-Exist: identifier {why}"))),
         _ => Err(Error::InvalidParameter(format!(
             "If-None-Exist '{text}' is not supported: use identifier=system|value"
         ))),
@@ -204,12 +193,7 @@ pub(super) async fn answer(
 
 /// A FHIR logical id: `[A-Za-z0-9\-\.]{1,64}`.
 pub(super) fn check_id(id: &str) -> Result<(), Error> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-    if ok {
+    if fhir::id::is_valid(id) {
         Ok(())
     } else {
         Err(Error::BadRequest(format!("'{id}' is not a FHIR id")))

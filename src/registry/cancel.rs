@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{invalid_request_state, Error, Problem};
 use crate::registry::instant;
-use crate::registry::register::rule;
+use crate::registry::problems::rule;
 use crate::spine::SpineCode;
 
 /// The statuses a booked appointment may move to by PUT.

@@ -1,5 +1,8 @@
 //! NHS number: 10 digits whose last is a Modulus 11 check digit.
 
+use crate::error::Problem;
+use crate::spine::SpineCode;
+
 /// True when `candidate` is ten ASCII digits with a valid Modulus 11 check digit.
 pub fn is_valid(candidate: &str) -> bool {
     let digits: Vec<u32> = candidate.chars().filter_map(|c| c.to_digit(10)).collect();
@@ -22,6 +25,22 @@ pub fn check_digit(first_nine: &[u32]) -> Option<u32> {
         10 => None,
         c => Some(c),
     }
+}
+
+/// NHS numbers failing Modulus 11 get their own Spine code.
+pub fn check(path: &str, nhs: &str, problems: &mut Vec<Problem>) -> bool {
+    if is_valid(nhs) {
+        return true;
+    }
+    problems.push(
+        Problem::new(
+            "value",
+            SpineCode::InvalidNhsNumber,
+            format!("'{nhs}' is not a valid NHS number (10 digits with a Modulus 11 check digit)"),
+        )
+        .at(path),
+    );
+    false
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 use serde_json::Value;
 
 use crate::error::Problem;
-use crate::registry::register::{check_nhs_number, missing, rule};
+use crate::registry::nhs_number;
+use crate::registry::problems::{missing, rule};
 
 pub const NATIONAL_PATIENT_BASE: &str = "https://demographics.spineservices.nhs.uk/Patient/";
 pub const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
@@ -50,7 +51,7 @@ pub fn find(
         0 => None,
         1 => {
             let (path, nhs) = found.remove(0);
-            check_nhs_number(&path, &nhs, problems).then_some(nhs)
+            nhs_number::check(&path, &nhs, problems).then_some(nhs)
         }
         n => {
             problems.push(rule(

@@ -4,7 +4,8 @@
 use serde_json::Value;
 
 use crate::error::Problem;
-use crate::registry::{instant, nhs_number, patient};
+use crate::registry::problems::{missing, rule};
+use crate::registry::{instant, patient};
 use crate::spine::SpineCode;
 
 /// Elements a registration must not carry, and why (the mission page's own words).
@@ -176,33 +177,4 @@ fn repeated_identifiers(resource: &Value) -> Vec<(usize, usize, (String, String)
             Some((*i, *first, id.clone()))
         })
         .collect()
-}
-
-pub(crate) fn rule(path: impl Into<String>, diagnostics: impl Into<String>) -> Problem {
-    Problem::new("business-rule", SpineCode::InvalidResource, diagnostics).at(path)
-}
-
-pub(crate) fn missing(path: &str, what: &str) -> Problem {
-    Problem::new(
-        "required",
-        SpineCode::InvalidResource,
-        format!("required for a registration: {what}"),
-    )
-    .at(path)
-}
-
-/// NHS numbers failing Modulus 11 get their own Spine code.
-pub(crate) fn check_nhs_number(path: &str, nhs: &str, problems: &mut Vec<Problem>) -> bool {
-    if nhs_number::is_valid(nhs) {
-        return true;
-    }
-    problems.push(
-        Problem::new(
-            "value",
-            SpineCode::InvalidNhsNumber,
-            format!("'{nhs}' is not a valid NHS number (10 digits with a Modulus 11 check digit)"),
-        )
-        .at(path),
-    );
-    false
 }

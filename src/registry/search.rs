@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::error::Error;
 use crate::fhir;
+use crate::registry::identifier::IdentifierToken;
 use crate::registry::patient::{NATIONAL_PATIENT_BASE, NHS_NUMBER_SYSTEM};
 pub use crate::registry::search_date::{DateBound, Prefix};
 use crate::registry::{instant, nhs_number, search_date};
@@ -74,13 +75,6 @@ impl Sort {
     }
 }
 
-/// `identifier=[system|]value`: `system` None matches any system; `Some("")` means none.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdentifierMatch {
-    pub system: Option<String>,
-    pub value: String,
-}
-
 /// Where the previous page ended: its last sort value and id (keyset paging).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageKey {
@@ -96,7 +90,7 @@ pub struct SearchQuery {
     pub created: Vec<DateBound>,
     /// Any of these statuses; empty means any status.
     pub statuses: Vec<String>,
-    pub identifier: Option<IdentifierMatch>,
+    pub identifier: Option<IdentifierToken>,
     pub count: usize,
     pub sort: Sort,
     /// Leave out appointments starting before this (the search set no `date`). Fixed on the
@@ -180,7 +174,12 @@ pub fn parse(
                 }
                 raw_status = Some(statuses.join(","));
             }
-            "identifier" => identifier = Some(identifier_match(value)?),
+            "identifier" => {
+                identifier = Some(
+                    IdentifierToken::parse(value)
+                        .map_err(|why| invalid(format!("identifier '{value}' {why}")))?,
+                )
+            }
             "_count" => {
                 let n: usize = value
                     .parse()
@@ -215,13 +214,7 @@ pub fn parse(
     canonical.extend(raw_start.into_iter().map(|v| ("date", v)));
     canonical.extend(raw_created.into_iter().map(|v| ("created", v)));
     canonical.extend(raw_status.map(|v| ("status", v)));
-    if let Some(id) = &identifier {
-        let value = match &id.system {
-            Some(system) => format!("{system}|{}", id.value),
-            None => id.value.clone(),
-        };
-        canonical.push(("identifier", value));
-    }
+    canonical.extend(identifier.as_ref().map(|id| ("identifier", id.to_param())));
     canonical.push(("_sort", sort.param().to_string()));
     canonical.extend(raw_count.map(|n| ("_count", n.to_string())));
 
@@ -289,22 +282,6 @@ fn nhs(name: &str, value: &str) -> Result<String, Error> {
     }
 }
 
-fn identifier_match(value: &str) -> Result<IdentifierMatch, Error> {
-    match value.split_once('|') {
-        Some((_, "")) => Err(invalid(format!(
-            "identifier '{value}' needs a value after '|'"
-        ))),
-        Some((system, v)) => Ok(IdentifierMatch {
-            system: Some(system.to_string()),
-            value: v.to_string(),
-        }),
-        None => Ok(IdentifierMatch {
-            system: None,
-            value: value.to_string(),
-        }),
-    }
-}
-
 /// Checks a `_page` token against the query it came with: it must be one this registry made
 /// for the same sort and the same date bounding.
 fn read_token(token: &str, query: &SearchQuery) -> Result<(PageKey, Option<String>), Error> {
@@ -319,11 +296,7 @@ fn read_token(token: &str, query: &SearchQuery) -> Result<(PageKey, Option<Strin
     let [sort, value, id, not_before] = parts.as_slice() else {
         return Err(bad());
     };
-    let id_ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    let id_ok = fhir::id::is_valid(id);
     let not_before = match (*not_before, query.not_before.is_some()) {
         ("", false) => None,
         (t, true) if instant::is_column(t) => Some(t.to_string()),

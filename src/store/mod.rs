@@ -2,12 +2,14 @@
 //! pool of read-only connections. Nothing outside this module writes SQL.
 
 pub mod backup;
+pub mod create;
 pub mod expiry;
 pub mod ops;
 pub mod read;
 pub mod schema;
 pub mod search;
 pub mod update;
+pub mod version;
 pub mod writer;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -18,7 +20,8 @@ use std::sync::Arc;
 use crate::config::Database;
 use crate::error::Error;
 use crate::metrics::Metrics;
-pub use ops::{Author, IdentifierQuery, NewAppointment, WriteOp, WriteResult};
+pub use create::{Author, NewAppointment};
+pub use ops::WriteOp;
 pub use update::Update;
 use writer::Writer;
 
@@ -42,6 +45,17 @@ pub struct StoredVersion {
     pub last_updated: String,
     /// Canonical FHIR JSON.
     pub resource: String,
+}
+
+#[derive(Debug)]
+pub enum WriteResult {
+    Created(StoredVersion),
+    /// Conditional create matched one existing appointment: nothing written.
+    Existing(StoredVersion),
+    /// A new version of an existing appointment.
+    Updated(StoredVersion),
+    Done,
+    Deleted(u64),
 }
 
 #[derive(Debug, thiserror::Error)]

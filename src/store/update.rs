@@ -11,8 +11,7 @@
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::Value;
 
-use super::ops::WriteResult;
-use super::StoredVersion;
+use super::{StoredVersion, WriteResult};
 use crate::error::Error;
 use crate::registry::cancel;
 
@@ -89,18 +88,16 @@ pub fn apply(tx: &Transaction<'_>, u: &Update) -> Result<WriteResult, Error> {
             u.last_updated
         ],
     )?;
-    super::exec(
+    super::version::insert(
         tx,
-        "INSERT INTO appointment_version (id, version, last_updated, status, changed_by_org, resource)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            u.id,
+        &super::version::NewVersion {
+            id: &u.id,
             version,
-            u.last_updated,
-            cancellation.status,
-            u.caller_org,
-            u.json
-        ],
+            last_updated: &u.last_updated,
+            status: &cancellation.status,
+            changed_by_org: u.caller_org.as_deref(),
+            resource: &u.json,
+        },
     )?;
     Ok(WriteResult::Updated(StoredVersion {
         id: u.id.clone(),

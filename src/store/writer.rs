@@ -18,7 +18,8 @@ use std::time::Duration;
 use rusqlite::{Connection, Transaction};
 use tokio::sync::oneshot;
 
-use super::ops::{self, WriteOp, WriteResult};
+use super::ops::{self, WriteOp};
+use super::WriteResult;
 use crate::error::Error;
 use crate::metrics::Metrics;
 
