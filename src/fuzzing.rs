@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::auth::{Access, AuthSettings, Verifier};
 use crate::fhir;
-use crate::http::{appointment, negotiate};
+use crate::http::negotiate;
 use crate::registry::{nhs_number, search};
 
 /// The HS256 secret the `jwt` target's verifiers trust (the seed tokens are signed with it).
@@ -46,7 +46,7 @@ pub fn validator(data: &[u8]) {
         Some(b'<') => negotiate::Format::Xml,
         _ => negotiate::Format::Json,
     };
-    let Ok((mut resource, registration)) = appointment::admit(data, format) else {
+    let Ok((mut resource, registration)) = crate::service::register::admit(data, format) else {
         return;
     };
     assert!(
@@ -60,7 +60,7 @@ pub fn validator(data: &[u8]) {
             "registration column {column:?} is not fixed-width UTC"
         );
     }
-    appointment::stamp(
+    crate::service::resource::stamp(
         &mut resource,
         "0190a3c2-0000-7000-8000-000000000000",
         1,

@@ -22,6 +22,7 @@ pub mod pki;
 pub mod registry;
 pub mod sample;
 pub mod seed;
+pub mod service;
 pub mod spine;
 pub mod store;
 pub mod tls;

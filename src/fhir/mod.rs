@@ -15,6 +15,22 @@ mod xml_write;
 
 pub use serde_json::Value;
 
+/// The two FHIR formats the registry reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Xml,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/fhir+json; charset=utf-8",
+            Format::Xml => "application/fhir+xml; charset=utf-8",
+        }
+    }
+}
+
 /// One problem found in a resource.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Issue {

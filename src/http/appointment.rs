@@ -1,18 +1,18 @@
 //! `POST /Appointment` (register), `GET /Appointment/{id}` (read) and
 //! `GET /Appointment/{id}/_history/{vid}` (vread).
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{json, Value};
 
 use super::negotiate::{self, Format};
+use super::version_response::versioned;
 use super::{body, caller, respond, AppState};
 use crate::auth::Access;
-use crate::error::{Error, Problem};
+use crate::error::Error;
 use crate::registry::identifier::IdentifierToken;
-use crate::registry::{instant, register};
-use crate::store::{NewAppointment, StoredVersion, WriteOp, WriteResult};
-use crate::{fhir, outcome, spine::SpineCode};
+use crate::service;
+use crate::service::register::{RegisterRequest, Registered};
+use crate::store::StoredVersion;
 
 pub async fn create(
     req: HttpRequest,
@@ -39,83 +39,19 @@ async fn register(
     let request_format = request_format?;
     let if_none_exist = if_none_exist(req)?;
     let bytes = body::read(req, payload, state.body_limits).await?;
-    let (mut resource, registration) = admit(&bytes, request_format)?;
-
-    // UUIDv7: time-ordered, so new rows land at the right edge of the primary-key B-trees
-    // instead of at random pages.
-    let id = uuid::Uuid::now_v7().to_string();
-    let last_updated = instant::now_column();
-    stamp(&mut resource, &id, 1, &last_updated);
-    let new = NewAppointment {
-        id,
-        last_updated,
-        registration,
-        resource: String::from_utf8(fhir::write_json(&resource)).map_err(Error::internal)?,
-        author: caller::author(req, &caller),
+    let request = RegisterRequest {
+        body: &bytes,
+        format: request_format,
         if_none_exist,
+        author: caller::author(req, &caller),
     };
-    match state.store.write(WriteOp::Create(Box::new(new))).await? {
-        WriteResult::Created(stored) => {
+    match service::register::register(&state.store, request).await? {
+        Registered::Created(stored) => {
             state.metrics.registrations.inc();
             versioned(req, state, StatusCode::CREATED, &stored, format)
         }
-        WriteResult::Existing(stored) => versioned(req, state, StatusCode::OK, &stored, format),
-        other => Err(Error::internal(format!(
-            "writer answered a create with {other:?}"
-        ))),
+        Registered::Existing(stored) => versioned(req, state, StatusCode::OK, &stored, format),
     }
-}
-
-/// Reads a registration body and checks it: base structure and the registration rules, every
-/// problem of both in one report. Also the body of the `validator` fuzz target.
-pub(crate) fn admit(
-    bytes: &[u8],
-    format: Format,
-) -> Result<(Value, register::Registration), Error> {
-    let (resource, structural) = read_resource(bytes, format)?;
-    let reported: Vec<String> = structural
-        .iter()
-        .filter_map(|p| p.expression.clone())
-        .collect();
-    match register::check(&resource, &reported) {
-        Ok(r) if structural.is_empty() => Ok((resource, r)),
-        Ok(_) => Err(Error::Unprocessable(structural)),
-        Err(rules) => Err(Error::Unprocessable([structural, rules].concat())),
-    }
-}
-
-/// Parses the body. Unreadable → 400; base-structure problems are returned (not raised) so the
-/// registry's own rules can be reported in the same OperationOutcome.
-pub(super) fn read_resource(bytes: &[u8], format: Format) -> Result<(Value, Vec<Problem>), Error> {
-    let read = match format {
-        Format::Json => fhir::parse_json(bytes),
-        Format::Xml => fhir::parse_xml(bytes),
-    };
-    let (resource, issues) = read.map_err(|e| Error::BadRequest(e.to_string()))?;
-    let kind = resource
-        .get("resourceType")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if kind != "Appointment" {
-        return Err(Error::BadRequest(format!(
-            "the body is a {kind}; an Appointment is expected here"
-        )));
-    }
-    let problems = issues
-        .into_iter()
-        .map(|i| Problem::new(i.issue_type, SpineCode::InvalidResource, i.message).at(i.path))
-        .collect();
-    Ok((resource, problems))
-}
-
-/// Sets the id and `meta.versionId`/`meta.lastUpdated`, keeping whatever else `meta` holds.
-pub(crate) fn stamp(resource: &mut Value, id: &str, version: i64, last_updated: &str) {
-    resource["id"] = json!(id);
-    if !resource.get("meta").is_some_and(Value::is_object) {
-        resource["meta"] = json!({});
-    }
-    resource["meta"]["versionId"] = json!(version.to_string());
-    resource["meta"]["lastUpdated"] = json!(last_updated);
 }
 
 /// `If-None-Exist: identifier=[system|]value` (FHIR conditional create).
@@ -144,15 +80,7 @@ pub async fn read(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let id = path.into_inner();
-    answer(&req, &state, async {
-        check_id(&id)?;
-        let stored = state
-            .store
-            .read(move |c| crate::store::read::current(c, &id))
-            .await?;
-        stored.ok_or_else(|| Error::NotFound("no appointment with that id is registered".into()))
-    })
-    .await
+    answer(&req, &state, service::read::current(&state.store, id)).await
 }
 
 pub async fn vread(
@@ -161,20 +89,7 @@ pub async fn vread(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let (id, vid) = path.into_inner();
-    answer(&req, &state, async {
-        check_id(&id)?;
-        let version: i64 = vid
-            .parse()
-            .ok()
-            .filter(|v| *v > 0)
-            .ok_or_else(|| Error::BadRequest(format!("'{vid}' is not a version id")))?;
-        let stored = state
-            .store
-            .read(move |c| crate::store::read::version(c, &id, version))
-            .await?;
-        stored.ok_or_else(|| Error::NotFound("no such version of that appointment".into()))
-    })
-    .await
+    answer(&req, &state, service::read::version(&state.store, id, &vid)).await
 }
 
 /// Shared shape of the reads: negotiate, authorise, look up, answer with the version's headers.
@@ -189,91 +104,4 @@ pub(super) async fn answer(
         versioned(req, state, StatusCode::OK, &stored, format)
     })
     .await
-}
-
-/// A FHIR logical id: `[A-Za-z0-9\-\.]{1,64}`.
-pub(super) fn check_id(id: &str) -> Result<(), Error> {
-    if fhir::id::is_valid(id) {
-        Ok(())
-    } else {
-        Err(Error::BadRequest(format!("'{id}' is not a FHIR id")))
-    }
-}
-
-/// A response about one stored version: Location, Content-Location, ETag, Last-Modified, and a
-/// body shaped by `Prefer`.
-pub(super) fn versioned(
-    req: &HttpRequest,
-    state: &AppState,
-    status: StatusCode,
-    stored: &StoredVersion,
-    format: Format,
-) -> Result<HttpResponse, Error> {
-    let location = format!("{}/Appointment/{}", state.base_url, stored.id);
-    let mut builder = HttpResponse::build(status);
-    builder
-        .insert_header((header::LOCATION, location.clone()))
-        .insert_header((
-            header::CONTENT_LOCATION,
-            format!("{location}/_history/{}", stored.version),
-        ))
-        .insert_header((header::ETAG, format!("W/\"{}\"", stored.version)));
-    if let Some(date) = respond::http_date(&stored.last_updated) {
-        builder.insert_header((header::LAST_MODIFIED, date));
-    }
-    let prefer = (req.method() != actix_web::http::Method::GET)
-        .then(|| prefer_return(req))
-        .flatten();
-    match prefer {
-        Some(PreferReturn::Minimal) => Ok(builder.finish()),
-        Some(PreferReturn::OperationOutcome) => {
-            // What happened, in Spine's words: created, updated, or (conditional create)
-            // nothing, because the appointment was already registered.
-            let (code, what) = match (req.method().as_str(), status) {
-                ("PUT", _) => (SpineCode::ResourceUpdated, "updated to"),
-                (_, StatusCode::CREATED) => (SpineCode::ResourceCreated, "created as"),
-                _ => (SpineCode::DuplicateRejected, "already registered as"),
-            };
-            let outcome = outcome::information(
-                code,
-                &format!(
-                    "appointment {} {what} version {}",
-                    stored.id, stored.version
-                ),
-            );
-            Ok(respond::resource(builder, &outcome, format))
-        }
-        None => Ok(match format {
-            // The stored text is canonical JSON already: send it as it is.
-            Format::Json => builder
-                .insert_header((header::CONTENT_TYPE, format.content_type()))
-                .body(stored.resource.clone()),
-            Format::Xml => {
-                let value: Value =
-                    serde_json::from_str(&stored.resource).map_err(Error::internal)?;
-                respond::resource(builder, &value, format)
-            }
-        }),
-    }
-}
-
-enum PreferReturn {
-    Minimal,
-    OperationOutcome,
-}
-
-/// `Prefer: return=minimal | representation | OperationOutcome` (representation is the default).
-fn prefer_return(req: &HttpRequest) -> Option<PreferReturn> {
-    let prefer = req.headers().get("Prefer")?.to_str().ok()?;
-    prefer.split([',', ';']).find_map(|part| {
-        let (k, v) = part.split_once('=')?;
-        if !k.trim().eq_ignore_ascii_case("return") {
-            return None;
-        }
-        match v.trim().trim_matches('"').to_ascii_lowercase().as_str() {
-            "minimal" => Some(PreferReturn::Minimal),
-            "operationoutcome" => Some(PreferReturn::OperationOutcome),
-            _ => None,
-        }
-    })
 }

@@ -1,19 +1,17 @@
-//! `PUT /Appointment/{id}`: version-aware cancel (RULES.md §3). This layer checks what it can
-//! without the stored row (token, media type, If-Match, body, id); the store's `Update` op
-//! decides the rest atomically (404, ownership, stale version, the cancellation rules).
+//! `PUT /Appointment/{id}`: version-aware cancel (RULES.md §3). This layer reads what HTTP
+//! carries (token, media type, If-Match, body); `service::cancel` does the rest.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::Value;
 
-use super::appointment::{check_id, read_resource, stamp, versioned};
 use super::negotiate::{self, Format};
+use super::version_response::versioned;
 use super::{body, caller, respond, AppState};
 use crate::auth::Access;
 use crate::error::Error;
-use crate::fhir;
-use crate::registry::instant;
-use crate::store::{Update, WriteOp, WriteResult};
+use crate::service;
+use crate::service::cancel::CancelRequest;
+use crate::service::resource::check_id;
 
 pub async fn update(
     req: HttpRequest,
@@ -43,46 +41,16 @@ async fn cancel(
     let if_match = if_match(req)?;
     check_id(&id)?;
     let bytes = body::read(req, payload, state.body_limits).await?;
-    let (resource, structural) = read_resource(&bytes, request_format)?;
-    if !structural.is_empty() {
-        return Err(Error::Unprocessable(structural));
-    }
-    match resource.get("id").and_then(Value::as_str) {
-        Some(body_id) if body_id == id => {}
-        Some(other) => {
-            return Err(Error::BadRequest(format!(
-                "the body's id '{other}' is not the id in the URL ('{id}')"
-            )))
-        }
-        None => {
-            return Err(Error::BadRequest(
-                "the body has no id: PUT the appointment back as read, with its id".into(),
-            ))
-        }
-    }
-
-    // Canonical form (as stored), so the writer compares like with like element by element.
-    let mut resource: Value =
-        serde_json::from_slice(&fhir::write_json(&resource)).map_err(Error::internal)?;
-    let last_updated = instant::now_column();
-    // The write succeeds only while If-Match is current, so the new version is If-Match + 1.
-    stamp(&mut resource, &id, if_match + 1, &last_updated);
-    let json = String::from_utf8(fhir::write_json(&resource)).map_err(Error::internal)?;
-    let update = Update {
+    let request = CancelRequest {
         id,
         if_match,
-        caller_org: caller.org.clone(),
-        last_updated,
-        resource,
-        json,
+        body: &bytes,
+        format: request_format,
+        caller_org: caller.org,
     };
-    match state.store.write(WriteOp::Update(Box::new(update))).await? {
-        WriteResult::Updated(stored) => {
-            state.metrics.cancellations.inc();
-            versioned(req, state, StatusCode::OK, &stored, format)
-        }
-        other => Err(Error::internal(format!("an update was answered {other:?}"))),
-    }
+    let stored = service::cancel::cancel(&state.store, request).await?;
+    state.metrics.cancellations.inc();
+    versioned(req, state, StatusCode::OK, &stored, format)
 }
 
 /// `If-Match: W/"n"` (or `"n"`): the version the client read. Missing or malformed → 412.

@@ -2,13 +2,12 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::appointment::check_id;
 use super::bundle::{self, Entry};
 use super::negotiate::Format;
 use super::{caller, respond, AppState};
 use crate::auth::Access;
 use crate::error::Error;
-use crate::store::read;
+use crate::service;
 
 pub async fn instance(
     req: HttpRequest,
@@ -30,14 +29,8 @@ async fn history(
     format: Format,
 ) -> Result<Vec<u8>, Error> {
     caller::authorise(req, state, Access::Read)?;
-    check_id(&id)?;
     let base = format!("{}/Appointment/{id}", state.base_url);
-    let versions = state.store.read(move |c| read::history(c, &id)).await?;
-    if versions.is_empty() {
-        return Err(Error::NotFound(
-            "no appointment with that id is registered".into(),
-        ));
-    }
+    let versions = service::read::history(&state.store, id).await?;
     let entries = versions
         .into_iter()
         .map(|v| {

@@ -15,6 +15,7 @@ pub mod panic_guard;
 pub mod respond;
 pub mod search;
 pub mod unread_body;
+pub mod version_response;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 

@@ -6,20 +6,7 @@ use actix_web::HttpRequest;
 
 use crate::error::Error;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Json,
-    Xml,
-}
-
-impl Format {
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Json => "application/fhir+json; charset=utf-8",
-            Format::Xml => "application/fhir+xml; charset=utf-8",
-        }
-    }
-}
+pub use crate::fhir::Format;
 
 /// Media types accepted in `Content-Type`: STU3 names, plain JSON/XML, and the DSTU2 names.
 fn media_format(media: &str) -> Option<Format> {

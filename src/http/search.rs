@@ -1,6 +1,5 @@
 //! `GET /Appointment?…` and `POST /Appointment/_search` (RULES.md §4): authorise, gather the
-//! parameters, let `registry::search` make the query and `store::search` run it, answer with a
-//! searchset Bundle.
+//! parameters, let `service::search` run them, answer with a searchset Bundle.
 
 use std::cell::Cell;
 
@@ -12,7 +11,7 @@ use super::negotiate::{self, Format};
 use super::{body, caller, respond, AppState};
 use crate::auth::Access;
 use crate::error::Error;
-use crate::registry::search;
+use crate::service;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -88,12 +87,7 @@ async fn bundle_for(
     pairs: &[(String, String)],
     format: Format,
 ) -> Result<Vec<u8>, Error> {
-    let query = search::parse(pairs, time::OffsetDateTime::now_utc(), state.page_sizes)?;
-    let run = query.clone();
-    let page = state
-        .store
-        .read(move |c| crate::store::search::run(c, &run))
-        .await?;
+    let (query, page) = service::search::search(&state.store, pairs, state.page_sizes).await?;
     // The links keep the URL's _format, so a client following them gets the same format.
     let format_param = pairs.iter().find(|(k, _)| k == "_format").cloned();
     let link = |params: Vec<(&'static str, String)>| {

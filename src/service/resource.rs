@@ -1,0 +1,55 @@
+//! Reading an Appointment body and stamping a version onto it: shared by register and cancel.
+
+use serde_json::{json, Value};
+
+use crate::error::{Error, Problem};
+use crate::fhir::{self, Format};
+use crate::spine::SpineCode;
+
+/// Parses the body. Unreadable → 400; base-structure problems are returned (not raised) so the
+/// registry's own rules can be reported in the same OperationOutcome.
+pub fn read(bytes: &[u8], format: Format) -> Result<(Value, Vec<Problem>), Error> {
+    let read = match format {
+        Format::Json => fhir::parse_json(bytes),
+        Format::Xml => fhir::parse_xml(bytes),
+    };
+    let (resource, issues) = read.map_err(|e| Error::BadRequest(e.to_string()))?;
+    let kind = resource
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if kind != "Appointment" {
+        return Err(Error::BadRequest(format!(
+            "the body is a {kind}; an Appointment is expected here"
+        )));
+    }
+    let problems = issues
+        .into_iter()
+        .map(|i| Problem::new(i.issue_type, SpineCode::InvalidResource, i.message).at(i.path))
+        .collect();
+    Ok((resource, problems))
+}
+
+/// Sets the id and `meta.versionId`/`meta.lastUpdated`, keeping whatever else `meta` holds.
+pub fn stamp(resource: &mut Value, id: &str, version: i64, last_updated: &str) {
+    resource["id"] = json!(id);
+    if !resource.get("meta").is_some_and(Value::is_object) {
+        resource["meta"] = json!({});
+    }
+    resource["meta"]["versionId"] = json!(version.to_string());
+    resource["meta"]["lastUpdated"] = json!(last_updated);
+}
+
+/// A resource id from a URL: a FHIR id, else 400.
+pub fn check_id(id: &str) -> Result<(), Error> {
+    if fhir::id::is_valid(id) {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(format!("'{id}' is not a FHIR id")))
+    }
+}
+
+/// Canonical FHIR JSON text of a resource, as the store keeps it.
+pub fn canonical_json(resource: &Value) -> Result<String, Error> {
+    String::from_utf8(fhir::write_json(resource)).map_err(Error::internal)
+}

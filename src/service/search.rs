@@ -1,0 +1,23 @@
+//! Search (RULES.md §4): the parameters make a typed query (`registry::search`), the store runs
+//! it; the caller renders the page and its links.
+
+use time::OffsetDateTime;
+
+use crate::error::Error;
+use crate::registry::search::{self, PageSizes, SearchQuery};
+use crate::store::search::Page;
+use crate::store::Store;
+
+/// The query the parameters make (URL and form pairs together), and its page of results.
+pub async fn search(
+    store: &Store,
+    pairs: &[(String, String)],
+    sizes: PageSizes,
+) -> Result<(SearchQuery, Page), Error> {
+    let query = search::parse(pairs, OffsetDateTime::now_utc(), sizes)?;
+    let run = query.clone();
+    let page = store
+        .read(move |c| crate::store::search::run(c, &run))
+        .await?;
+    Ok((query, page))
+}
