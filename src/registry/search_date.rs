@@ -31,6 +31,8 @@ pub struct DateBound {
     pub lo: String,
     /// None when the interval runs past the end of year 9999 (no column value reaches it).
     pub hi: Option<String>,
+    /// The parameter's value as given (links repeat it).
+    pub text: String,
 }
 
 /// Parses `[prefix]value`; None when it is not a FHIR search date within 0001–9999. A value
@@ -46,6 +48,7 @@ pub fn parse(text: &str) -> Option<DateBound> {
         prefix,
         lo: instant::to_column(value.start_millis()),
         hi: value.end().map(instant::to_column),
+        text: text.to_string(),
     })
 }
 

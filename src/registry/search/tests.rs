@@ -1,3 +1,6 @@
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
 use super::*;
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -1,0 +1,226 @@
+//! Search (RULES.md §4): the parameters a client may send, what each means, and the typed
+//! query they make. No HTTP and no SQL here: `store::search` runs the query, `http::search`
+//! answers with a Bundle.
+
+use std::collections::HashSet;
+
+use time::OffsetDateTime;
+
+use crate::error::Error;
+use crate::registry::identifier::IdentifierToken;
+use crate::registry::instant;
+use crate::registry::patient::NATIONAL_PATIENT_BASE;
+pub use crate::registry::search_date::{DateBound, Prefix};
+
+mod page_token;
+mod params;
+
+/// `_count` when the search gives none (the default of `search.default_count`).
+pub const DEFAULT_COUNT: usize = 50;
+/// The largest page (the default of `search.max_count`); a larger `_count` is lowered to it
+/// (FHIR lets a server return fewer).
+pub const MAX_COUNT: usize = 500;
+
+/// Page sizes, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct PageSizes {
+    pub default: usize,
+    pub max: usize,
+}
+
+impl Default for PageSizes {
+    fn default() -> Self {
+        PageSizes {
+            default: DEFAULT_COUNT,
+            max: MAX_COUNT,
+        }
+    }
+}
+
+/// The names that mean the patient; the last is the NHS page's original name.
+const PATIENT_NAMES: [&str; 3] = ["patient", "actor", "Appointment.participant.actor"];
+/// Every parameter the registry understands (`_format` is the negotiator's).
+pub const SUPPORTED: &str = "patient, actor, Appointment.participant.actor, date, created, \
+                             status, identifier, _count, _sort, _page, _format";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Start,
+    Created,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+impl Sort {
+    pub(crate) const ALL: [(&'static str, Sort); 4] = [
+        ("date", Sort::new(SortKey::Start, false)),
+        ("-date", Sort::new(SortKey::Start, true)),
+        ("created", Sort::new(SortKey::Created, false)),
+        ("-created", Sort::new(SortKey::Created, true)),
+    ];
+
+    const fn new(key: SortKey, descending: bool) -> Sort {
+        Sort { key, descending }
+    }
+
+    pub fn param(self) -> &'static str {
+        Sort::ALL
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("date", |(name, _)| name)
+    }
+}
+
+/// Where the previous page ended: its last sort value and id (keyset paging).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageKey {
+    pub sort_value: String,
+    pub id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    pub nhs_number: String,
+    /// Conditions on `Appointment.start`, all of which must hold.
+    pub start: Vec<DateBound>,
+    pub created: Vec<DateBound>,
+    /// Any of these statuses; empty means any status.
+    pub statuses: Vec<String>,
+    pub identifier: Option<IdentifierToken>,
+    pub count: usize,
+    pub sort: Sort,
+    /// Leave out appointments starting before this (the search set no `date`). Fixed on the
+    /// first page and carried in `_page`, so an appointment whose start passes while a client
+    /// pages is not lost between pages.
+    pub not_before: Option<String>,
+    /// Results come after this key.
+    pub after: Option<PageKey>,
+    /// Whether `_count` was given (the links repeat it only then).
+    count_given: bool,
+    page_token: Option<String>,
+}
+
+fn invalid(message: String) -> Error {
+    Error::InvalidParameter(message)
+}
+
+/// The query a search's parameters make (URL and form body pairs together). `now` decides
+/// which appointments are past. Each parameter's rule is its own function in `params`.
+pub fn parse(
+    pairs: &[(String, String)],
+    now: OffsetDateTime,
+    sizes: PageSizes,
+) -> Result<SearchQuery, Error> {
+    let mut seen = HashSet::new();
+    let mut found = Found::default();
+    for (name, value) in pairs {
+        let name = name.as_str();
+        if name == "_format" {
+            continue; // the negotiator's
+        }
+        let canonical = params::canonical_name(name);
+        params::check_once(&mut seen, name, canonical)?;
+        if value.is_empty() {
+            return Err(invalid(format!("'{name}' has no value")));
+        }
+        match canonical {
+            "patient" => found.nhs_number = Some(params::patient(name, value)?),
+            "date" => found.start.push(params::date(name, value)?),
+            "created" => found.created.push(params::date(name, value)?),
+            "status" => params::status(value, &mut found.statuses)?,
+            "identifier" => found.identifier = Some(params::identifier(value)?),
+            "_count" => found.count = Some(params::count(value, sizes)?),
+            "_sort" => found.sort = Some(params::sort(value)?),
+            "_page" => found.page = Some(value.clone()),
+            _ => return Err(params::unknown(name)),
+        }
+    }
+    found.into_query(now, sizes)
+}
+
+/// The parameters as read, before the query is put together.
+#[derive(Default)]
+struct Found {
+    nhs_number: Option<String>,
+    start: Vec<DateBound>,
+    created: Vec<DateBound>,
+    statuses: Vec<String>,
+    identifier: Option<IdentifierToken>,
+    count: Option<usize>,
+    sort: Option<Sort>,
+    page: Option<String>,
+}
+
+impl Found {
+    fn into_query(self, now: OffsetDateTime, sizes: PageSizes) -> Result<SearchQuery, Error> {
+        let nhs_number = self.nhs_number.ok_or_else(|| {
+            invalid("a patient is required: patient=https://demographics.spineservices.nhs.uk/Patient/{nhs-number} (or actor, or Appointment.participant.actor)".into())
+        })?;
+        let mut query = SearchQuery {
+            nhs_number,
+            not_before: self.start.is_empty().then(|| instant::to_column(now)),
+            start: self.start,
+            created: self.created,
+            statuses: self.statuses,
+            identifier: self.identifier,
+            count: self.count.unwrap_or(sizes.default),
+            count_given: self.count.is_some(),
+            sort: self.sort.unwrap_or(Sort::new(SortKey::Start, false)),
+            after: None,
+            page_token: None,
+        };
+        if let Some(token) = self.page {
+            let (key, not_before) = page_token::read(&token, &query)?;
+            query.after = Some(key);
+            query.not_before = not_before;
+            query.page_token = Some(token);
+        }
+        Ok(query)
+    }
+}
+
+impl SearchQuery {
+    /// The accepted parameters in a fixed order, for the Bundle's links.
+    fn canonical(&self) -> Vec<(&'static str, String)> {
+        let mut params = vec![(
+            "patient",
+            format!("{NATIONAL_PATIENT_BASE}{}", self.nhs_number),
+        )];
+        params.extend(self.start.iter().map(|b| ("date", b.text.clone())));
+        params.extend(self.created.iter().map(|b| ("created", b.text.clone())));
+        if !self.statuses.is_empty() {
+            params.push(("status", self.statuses.join(",")));
+        }
+        params.extend(
+            self.identifier
+                .as_ref()
+                .map(|id| ("identifier", id.to_param())),
+        );
+        params.push(("_sort", self.sort.param().to_string()));
+        if self.count_given {
+            params.push(("_count", self.count.to_string()));
+        }
+        params
+    }
+
+    /// The parameters of this page's `self` link.
+    pub fn self_params(&self) -> Vec<(&'static str, String)> {
+        let mut params = self.canonical();
+        params.extend(self.page_token.clone().map(|t| ("_page", t)));
+        params
+    }
+
+    /// The parameters of the page after the one that ended at `last` (sort value, id).
+    pub fn next_params(&self, last: &PageKey) -> Vec<(&'static str, String)> {
+        let mut params = self.canonical();
+        params.push(("_page", page_token::write(self, last)));
+        params
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,108 @@
+//! Each search parameter's rule: what its value may be, and what it means.
+
+use std::collections::HashSet;
+
+use super::{invalid, DateBound, PageSizes, Sort, PATIENT_NAMES, SUPPORTED};
+use crate::error::Error;
+use crate::fhir;
+use crate::registry::identifier::IdentifierToken;
+use crate::registry::nhs_number;
+use crate::registry::patient::{NATIONAL_PATIENT_BASE, NHS_NUMBER_SYSTEM};
+use crate::registry::search_date;
+
+/// `patient`, `actor` and `Appointment.participant.actor` are one parameter.
+pub fn canonical_name(name: &str) -> &str {
+    if PATIENT_NAMES.contains(&name) {
+        "patient"
+    } else {
+        name
+    }
+}
+
+/// Only `date` and `created` may repeat (a range is two bounds).
+pub fn check_once(seen: &mut HashSet<String>, name: &str, canonical: &str) -> Result<(), Error> {
+    let repeatable = matches!(name, "date" | "created");
+    if !repeatable && !seen.insert(canonical.to_string()) {
+        return Err(invalid(format!(
+            "'{name}' may appear only once (patient, actor and Appointment.participant.actor \
+             are one parameter); combine status codes with commas"
+        )));
+    }
+    Ok(())
+}
+
+/// A patient in any accepted form; its NHS number must pass Modulus 11.
+pub fn patient(name: &str, value: &str) -> Result<String, Error> {
+    let token = format!("{NHS_NUMBER_SYSTEM}|");
+    let number = value
+        .strip_prefix(NATIONAL_PATIENT_BASE)
+        .or_else(|| value.strip_prefix("Patient/"))
+        .or_else(|| value.strip_prefix(token.as_str()))
+        .unwrap_or(value);
+    if nhs_number::is_valid(number) {
+        Ok(number.to_string())
+    } else {
+        Err(invalid(format!(
+            "{name} '{value}' does not name a patient by a valid NHS number (10 digits with a \
+             Modulus 11 check digit): use {NATIONAL_PATIENT_BASE}{{nhs}}, Patient/{{nhs}}, {{nhs}} \
+             or {NHS_NUMBER_SYSTEM}|{{nhs}}"
+        )))
+    }
+}
+
+/// `date` or `created`: a prefix and a value whose precision makes an interval.
+pub fn date(name: &str, value: &str) -> Result<DateBound, Error> {
+    search_date::parse(value).ok_or_else(|| {
+        invalid(format!(
+            "{name} '{value}' is not a search date: [eq|ne|lt|le|gt|ge] then \
+             YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DDThh:mm[:ss[.fff]][Z|±hh:mm]"
+        ))
+    })
+}
+
+/// Comma-separated AppointmentStatus codes, added to `statuses` once each.
+pub fn status(value: &str, statuses: &mut Vec<String>) -> Result<(), Error> {
+    let allowed = fhir::structure::codes("Appointment", "status");
+    for code in value.split(',') {
+        if !allowed.contains(&code) {
+            return Err(invalid(format!(
+                "status '{code}' is not an appointment status: one of {}",
+                allowed.join(", ")
+            )));
+        }
+        if !statuses.iter().any(|s| s == code) {
+            statuses.push(code.to_string());
+        }
+    }
+    Ok(())
+}
+
+pub fn identifier(value: &str) -> Result<IdentifierToken, Error> {
+    IdentifierToken::parse(value).map_err(|why| invalid(format!("identifier '{value}' {why}")))
+}
+
+/// `_count`: a whole number, lowered to the largest page.
+pub fn count(value: &str, sizes: PageSizes) -> Result<usize, Error> {
+    let n: usize = value
+        .parse()
+        .map_err(|_| invalid(format!("_count '{value}' is not a whole number")))?;
+    Ok(n.min(sizes.max))
+}
+
+pub fn sort(value: &str) -> Result<Sort, Error> {
+    Sort::ALL
+        .iter()
+        .find(|(n, _)| *n == value)
+        .map(|(_, s)| *s)
+        .ok_or_else(|| {
+            invalid(format!(
+                "_sort '{value}' is not supported: date, -date, created or -created"
+            ))
+        })
+}
+
+pub fn unknown(name: &str) -> Error {
+    invalid(format!(
+        "'{name}' is not a search parameter of this registry: it understands {SUPPORTED}"
+    ))
+}
