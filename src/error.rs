@@ -70,9 +70,14 @@ pub enum Error {
     /// 422: the resource breaks base FHIR or the registry's rules; every problem found.
     #[error("unprocessable: {} problem(s)", .0.len())]
     Unprocessable(Vec<Problem>),
-    /// 500: logged with its cause; the client sees nothing internal.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// 500: logged with its whole cause chain (`chain`); the client sees nothing internal.
+    #[error("{context}")]
+    Internal {
+        /// What was being done.
+        context: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// 500 because the database could not store or read for a reason of the storage itself
     /// (disk full, I/O error, read-only or unopenable file): the writer reports the registry
     /// not ready until a write succeeds again.
@@ -85,7 +90,7 @@ impl From<rusqlite::Error> for Error {
         if is_storage_fault(&e) {
             Error::Storage(e)
         } else {
-            Error::Internal(format!("database: {e}"))
+            Error::caused("database", e)
         }
     }
 }
@@ -123,7 +128,7 @@ impl Error {
             Error::PayloadTooLarge(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::Unprocessable(_) => 422,
-            Error::Internal(_) | Error::Storage(_) => 500,
+            Error::Internal { .. } | Error::Storage(_) => 500,
         }
     }
 
@@ -150,7 +155,7 @@ impl Error {
             Error::UnsupportedMediaType(d) => one("not-supported", S::UnsupportedMediaType, d),
             Error::Unprocessable(problems) => problems.clone(),
             // The cause stays in the log; the client learns only that it may retry.
-            Error::Internal(_) | Error::Storage(_) => one(
+            Error::Internal { .. } | Error::Storage(_) => one(
                 "exception",
                 S::InternalServerError,
                 "the registry could not complete the request; it is safe to retry",
@@ -159,7 +164,33 @@ impl Error {
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Error::Internal(cause.to_string())
+        Error::Internal {
+            context: cause.to_string(),
+            source: None,
+        }
+    }
+
+    /// A 500 while doing `context`, keeping the error that caused it for the log.
+    pub fn caused(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Internal {
+            context: context.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// This error and every cause under it, `outer: inner: innermost`, for the log.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
     }
 }
 
@@ -175,4 +206,26 @@ pub fn invalid_request_state(diagnostics: impl Into<String>) -> Error {
         SpineCode::InvalidRequestState,
         diagnostics,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_500_keeps_its_causes_for_the_log_and_shows_the_client_none() {
+        let cause = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        let err = Error::caused("reading a stored resource", cause);
+        let chain = err.chain();
+        assert!(chain.starts_with("reading a stored resource: EOF while parsing"), "{chain}");
+        let shown = &err.problems()[0].diagnostics;
+        assert!(!shown.contains("EOF") && shown.contains("safe to retry"), "{shown}");
+
+        let db = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+            Some("UNIQUE constraint failed".into()),
+        );
+        let chain = Error::from(db).chain();
+        assert!(chain.starts_with("database: UNIQUE constraint failed"), "{chain}");
+    }
 }

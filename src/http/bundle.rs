@@ -81,7 +81,8 @@ pub fn render(
                 }
                 // Entry members in STU3 order: fullUrl, resource, search, request.
                 out.extend_from_slice(b"{\"fullUrl\":");
-                serde_json::to_writer(&mut out, &e.full_url).map_err(Error::internal)?;
+                serde_json::to_writer(&mut out, &e.full_url)
+                    .map_err(|e| Error::caused("writing a Bundle", e))?;
                 out.extend_from_slice(b",\"resource\":");
                 out.extend_from_slice(e.resource.as_bytes());
                 let shell = entry_shell(e);
@@ -90,7 +91,8 @@ pub fn render(
                         out.extend_from_slice(b",\"");
                         out.extend_from_slice(key.as_bytes());
                         out.extend_from_slice(b"\":");
-                        serde_json::to_writer(&mut out, v).map_err(Error::internal)?;
+                        serde_json::to_writer(&mut out, v)
+                            .map_err(|e| Error::caused("writing a Bundle", e))?;
                     }
                 }
                 out.push(b'}');
@@ -103,8 +105,8 @@ pub fn render(
                 .iter()
                 .map(|e| {
                     let mut shell = entry_shell(e);
-                    let resource: Value =
-                        serde_json::from_str(&e.resource).map_err(Error::internal)?;
+                    let resource: Value = serde_json::from_str(&e.resource)
+                        .map_err(|e| Error::caused("reading a stored resource", e))?;
                     shell.insert("resource".into(), resource);
                     Ok(Value::Object(shell))
                 })

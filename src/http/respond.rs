@@ -51,10 +51,8 @@ pub fn resource(
 
 /// An error as an OperationOutcome. A 500 logs its cause here and tells the client nothing more.
 pub fn error(err: &Error, format: Format) -> HttpResponse {
-    match err {
-        Error::Internal(cause) => log::error!("internal error: {cause}"),
-        Error::Storage(cause) => log::error!("storage failure: {cause}"),
-        _ => {}
+    if err.status() == 500 {
+        log::error!("internal error: {}", err.chain());
     }
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(status);

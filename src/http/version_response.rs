@@ -60,8 +60,8 @@ pub fn versioned(
                 .insert_header((header::CONTENT_TYPE, format.content_type()))
                 .body(stored.resource.clone()),
             Format::Xml => {
-                let value: Value =
-                    serde_json::from_str(&stored.resource).map_err(Error::internal)?;
+                let value: Value = serde_json::from_str(&stored.resource)
+                    .map_err(|e| Error::caused("reading a stored resource", e))?;
                 respond::resource(builder, &value, format)
             }
         }),

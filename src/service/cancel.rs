@@ -55,7 +55,8 @@ pub async fn cancel(store: &Store, request: CancelRequest<'_>) -> Result<StoredV
     let json = resource::canonical_json(&resource)?;
     // The writer compares the submission with the stored version element by element: it gets
     // the canonical form, as stored, read back from the one text written.
-    let resource: Value = serde_json::from_str(&json).map_err(Error::internal)?;
+    let resource: Value = serde_json::from_str(&json)
+        .map_err(|e| Error::caused("reading back the canonical JSON written", e))?;
     let update = Update {
         id,
         if_match,

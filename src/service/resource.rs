@@ -51,5 +51,6 @@ pub fn check_id(id: &str) -> Result<(), Error> {
 
 /// Canonical FHIR JSON text of a resource, as the store keeps it.
 pub fn canonical_json(resource: &Value) -> Result<String, Error> {
-    String::from_utf8(fhir::write_json(resource)).map_err(Error::internal)
+    String::from_utf8(fhir::write_json(resource))
+        .map_err(|e| Error::caused("writing canonical JSON", e))
 }

@@ -119,11 +119,13 @@ impl Store {
     {
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = pool.get().map_err(Error::internal)?;
+            let conn = pool
+                .get()
+                .map_err(|e| Error::caused("taking a reader from the pool", e))?;
             f(&conn)
         })
         .await
-        .map_err(Error::internal)?
+        .map_err(|e| Error::caused("a database read", e))?
     }
 
     /// Finishes queued writes, checkpoints the WAL and stops the writer.

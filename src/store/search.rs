@@ -165,7 +165,7 @@ pub fn run(conn: &Connection, q: &SearchQuery) -> Result<Page, Error> {
             .prepare_cached(&count.sql)
             .and_then(|mut s| s.query_row(params_from_iter(&count.params), |r| r.get(0)))
             .map_err(Error::from)?;
-        usize::try_from(total).map_err(Error::internal)?
+        usize::try_from(total).map_err(|e| Error::caused("counting matches", e))?
     };
     drop(tx);
     found.truncate(q.count);

@@ -72,7 +72,8 @@ pub fn apply(tx: &Transaction<'_>, u: &Update) -> Result<WriteResult, Error> {
             u.if_match, current.version
         )));
     }
-    let stored: Value = serde_json::from_str(&current.resource).map_err(Error::internal)?;
+    let stored: Value = serde_json::from_str(&current.resource)
+        .map_err(|e| Error::caused("reading the stored version", e))?;
     let cancellation = cancel::check(&stored, &u.resource)?;
 
     let version = current.version + 1;

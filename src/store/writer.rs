@@ -378,7 +378,7 @@ fn fail_all(n: usize, cause: rusqlite::Error, state: &Loop) -> Vec<Result<WriteR
             Err(if storage {
                 Error::Storage(clone_error(&cause))
             } else {
-                Error::internal(&cause)
+                Error::caused("committing a batch", clone_error(&cause))
             })
         })
         .collect()
