@@ -32,18 +32,12 @@ async fn race_duplicates(app: &TestApp, pairs: usize) -> (usize, usize) {
     (created, duplicates)
 }
 
-fn stored(app: &TestApp) -> i64 {
-    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
-    conn.query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))
-        .unwrap()
-}
-
 #[tokio::test]
 async fn duplicates_in_one_batch_fail_alone_and_counts_are_exact() {
     let app = spawn_app().await;
     let (created, duplicates) = race_duplicates(&app, 100).await;
     assert_eq!((created, duplicates), (100, 100));
-    assert_eq!(stored(&app), 100);
+    assert_eq!(app.stored_appointments(), 100);
 
     // The writes really were grouped: fewer commits than writes.
     let metrics = app.metrics().await;
@@ -67,5 +61,5 @@ async fn one_commit_per_write_gives_the_same_answers() {
     let app = spawn_app_with(|s| s.database.max_batch = 1).await;
     let (created, duplicates) = race_duplicates(&app, 50).await;
     assert_eq!((created, duplicates), (50, 50));
-    assert_eq!(stored(&app), 50);
+    assert_eq!(app.stored_appointments(), 50);
 }
