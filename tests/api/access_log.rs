@@ -1,7 +1,6 @@
 //! The access log of the running binary: whatever a token's claims or a certificate's subject
 //! hold, each request is one line.
 
-use appointment_registry::pki;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use rcgen::{ExtendedKeyUsagePurpose as Eku, KeyUsagePurpose as Ku};
 use serde_json::json;
@@ -13,28 +12,8 @@ use crate::process;
 #[tokio::test]
 async fn claims_and_certificate_subjects_cannot_split_an_access_log_line() {
     let dir = tempfile::tempdir().unwrap();
-    let p = pki::generate(&dir.path().join("pki")).unwrap();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"\"\n\
-             [tls]\ngenerate_dev_pki = false\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n\
-             [auth]\naudience = \"{AUDIENCE}\"\nhs256_secret_file = \"{}\"\n\
-             [database]\npath = \"{}\"\n[expiry]\nenabled = false\n[log]\nlevel = \"info\"\n",
-            p.server_cert.display(),
-            p.server_key.display(),
-            p.ca_cert.display(),
-            p.jwt_secret.display(),
-            dir.path().join("registry.db").display()
-        ),
-    )
-    .unwrap();
-    let mut server = process::start(
-        dir.path(),
-        &["serve", "--config", config.to_str().unwrap()],
-        &[],
-    );
+    let (config, p) = process::config_file(dir.path(), None);
+    let mut server = process::serve(dir.path(), &config, &[]);
     let port = server.port();
     // A client certificate whose subject holds a quote, a newline and an escape sequence.
     let evil = issue_client(

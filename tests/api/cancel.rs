@@ -5,7 +5,7 @@ use reqwest::Response;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::xsd::assert_schema_valid;
+use crate::xmllint::assert_schema_valid;
 
 #[derive(Clone, Copy, Debug)]
 enum Fmt {
@@ -18,9 +18,7 @@ const CANCELLED_AT: &str = "2019-03-01T09:00:00.000+01:00";
 
 /// Registers a valid appointment; returns its id and the stored version 1.
 async fn registered(app: &TestApp) -> (String, Value) {
-    let response = app.register_json(&valid_appointment()).await;
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.unwrap();
+    let body = app.registered().await;
     (body["id"].as_str().unwrap().to_string(), body)
 }
 
@@ -362,9 +360,10 @@ async fn cancel_and_history_xml_pass_the_official_schema() {
         .get(&format!("/Appointment/{id}/_history?_format=xml"))
         .await;
     assert_eq!(bundle.status(), 200);
-    assert!(bundle.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/fhir+xml"));
+    assert!(
+        content_type(&bundle).starts_with("application/fhir+xml"),
+        "{}",
+        content_type(&bundle)
+    );
     assert_schema_valid("history", &bundle.bytes().await.unwrap());
 }

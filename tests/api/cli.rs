@@ -1,6 +1,7 @@
 //! The command line: check-config, dev-certs, dev-token.
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
 use crate::helpers::*;
 
@@ -13,6 +14,26 @@ fn registry() -> Command {
     cmd
 }
 
+/// `check-config --config <file>`, with `env` set.
+fn check_config(file: &Path, env: &[(&str, &str)]) -> Output {
+    registry()
+        .args(["check-config", "--config"])
+        .arg(file)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// `check-config` run in `dir`, which reads `dir/config.toml`, with `env` set.
+fn check_config_in(dir: &Path, env: &[(&str, &str)]) -> Output {
+    registry()
+        .arg("check-config")
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn check_config_names_the_bad_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -22,11 +43,7 @@ fn check_config_names_the_bad_key() {
         "[server]\nlisten = \"127.0.0.1:8443\"\nlisen = \"x\"\n",
     )
     .unwrap();
-    let out = registry()
-        .args(["check-config", "--config"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = check_config(&file, &[]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("lisen"),
@@ -34,34 +51,20 @@ fn check_config_names_the_bad_key() {
     );
 
     std::fs::write(&file, "[limits]\nmax_body_bytes = \"lots\"\n").unwrap();
-    let out = registry()
-        .args(["check-config", "--config"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = check_config(&file, &[]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("max_body_bytes"),
         "{out:?}"
     );
 
-    let out = registry()
-        .args(["check-config", "--config"])
-        .arg(&file)
-        .env("REGISTRY_LIMITS__MAX_BODY_BYTES", "4096")
-        .output()
-        .unwrap();
+    let out = check_config(&file, &[("REGISTRY_LIMITS__MAX_BODY_BYTES", "4096")]);
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("max_body_bytes = 4096"));
 
     // Without --config, ./config.toml is read; here it is fine and the environment breaks it.
     std::fs::write(&file, "[limits]\nmax_body_bytes = 4096\n").unwrap();
-    let out = registry()
-        .args(["check-config"])
-        .current_dir(dir.path())
-        .env("REGISTRY_SERVER__LISTEN", "nowhere")
-        .output()
-        .unwrap();
+    let out = check_config_in(dir.path(), &[("REGISTRY_SERVER__LISTEN", "nowhere")]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("server.listen"),
@@ -86,12 +89,7 @@ fn check_config_names_the_bad_key() {
             "tls.client_crls[0]",
         ),
     ] {
-        let out = registry()
-            .args(["check-config"])
-            .current_dir(dir.path())
-            .env(var, value)
-            .output()
-            .unwrap();
+        let out = check_config_in(dir.path(), &[(var, value)]);
         assert!(!out.status.success(), "{var}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(key), "{var}: {stderr}");

@@ -130,33 +130,18 @@ async fn client_certificates_need_client_auth_and_digital_signature() {
 #[tokio::test]
 async fn sighup_reloads_the_crls_of_the_running_binary() {
     let dir = tempfile::tempdir().unwrap();
-    let p = pki::generate(&dir.path().join("pki")).unwrap();
     let crl = dir.path().join("clients.crl");
-    write_crl(&p, &crl, &[]);
-    let config = dir.path().join("config.toml");
     // Polling off: only SIGHUP can reload.
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"\"\n\
-             [tls]\ngenerate_dev_pki = false\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n\
-             client_crls = [\"{}\"]\nclient_crls_poll_seconds = 0\n\
-             [auth]\naudience = \"{AUDIENCE}\"\nhs256_secret_file = \"{}\"\n\
-             [database]\npath = \"{}\"\n[expiry]\nenabled = false\n",
-            p.server_cert.display(),
-            p.server_key.display(),
-            p.ca_cert.display(),
-            crl.display(),
-            p.jwt_secret.display(),
-            dir.path().join("registry.db").display()
-        ),
-    )
-    .unwrap();
-    let mut server = process::start(
+    let (config, p) = process::config_file_with(
         dir.path(),
-        &["serve", "--config", config.to_str().unwrap()],
-        &[],
+        None,
+        &format!(
+            "client_crls = [\"{}\"]\nclient_crls_poll_seconds = 0\n",
+            crl.display()
+        ),
     );
+    write_crl(&p, &crl, &[]);
+    let mut server = process::serve(dir.path(), &config, &[]);
     let base = format!("https://localhost:{}", server.port());
     assert_eq!(connect(&base, &p, &p).await, Ok(200));
 

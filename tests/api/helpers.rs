@@ -35,6 +35,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    init_test_log();
     tls::install_crypto_provider();
     let dir = tempfile::tempdir().expect("temp dir");
     let pki = pki::generate(&dir.path().join("pki")).expect("dev pki");
@@ -58,6 +59,25 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         pki,
         dir,
     }
+}
+
+/// With `TEST_LOG` set (`TEST_LOG=1 cargo test ...`), the in-process servers log to stderr at
+/// `info` (or at `RUST_LOG`'s filter) through the test harness, which shows a test's output
+/// when it fails. Without it they log nothing.
+fn init_test_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if test_log() {
+            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+                .is_test(true)
+                .init();
+        }
+    });
+}
+
+/// Whether `TEST_LOG` asks for the servers' logs.
+pub fn test_log() -> bool {
+    std::env::var_os("TEST_LOG").is_some()
 }
 
 /// Settings for a server on a free port with the test PKI and `db`.
@@ -137,6 +157,12 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// The status of `GET path` with no token (`/_health`, `/_ready`, `/_metrics`).
+    pub async fn status_of(&self, path: &str) -> u16 {
+        let response = self.client.get(self.url(path)).send().await;
+        response.expect("request sent").status().as_u16()
+    }
+
     /// POST /Appointment with a valid token.
     pub async fn register(&self, content_type: &str, body: impl Into<reqwest::Body>) -> Response {
         self.client
@@ -152,6 +178,20 @@ impl TestApp {
     pub async fn register_json(&self, body: &Value) -> Response {
         self.register("application/fhir+json", body.to_string())
             .await
+    }
+
+    /// Registers the valid appointment, expects a 201, and returns the stored version 1.
+    pub async fn registered(&self) -> Value {
+        let response = self.register_json(&valid_appointment()).await;
+        assert_eq!(response.status(), 201);
+        response.json().await.expect("the created appointment")
+    }
+
+    /// How many appointments the database holds, counted in SQL.
+    pub fn stored_appointments(&self) -> i64 {
+        let conn = rusqlite::Connection::open(&self.db_path).expect("database opens");
+        conn.query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))
+            .expect("count")
     }
 
     /// As `register_json`, for futures that must own their body (many in flight at once).
@@ -193,13 +233,18 @@ pub fn valid_appointment() -> Value {
     })
 }
 
+/// A response's Content-Type ("" when it has none).
+pub fn content_type(response: &Response) -> &str {
+    response
+        .headers()
+        .get("content-type")
+        .map_or("", |v| v.to_str().unwrap_or(""))
+}
+
 /// The OperationOutcome body of a response (JSON or XML, read strictly), and its issues' Spine codes and diagnostics.
 pub async fn outcome(response: Response) -> (u16, Vec<(String, String)>) {
     let status = response.status().as_u16();
-    let xml = response
-        .headers()
-        .get("content-type")
-        .is_some_and(|v| v.to_str().unwrap_or("").starts_with("application/fhir+xml"));
+    let xml = content_type(&response).starts_with("application/fhir+xml");
     let text = response.bytes().await.expect("body");
     let body = if xml {
         appointment_registry::fhir::read_xml(&text).expect("XML OperationOutcome")

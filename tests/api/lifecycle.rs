@@ -15,11 +15,7 @@ async fn sigterm_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("registry.db");
     let (config, pki) = process::config_file(dir.path(), Some(&db));
-    let mut server = process::start(
-        dir.path(),
-        &["serve", "--config", config.to_str().unwrap()],
-        &[],
-    );
+    let mut server = process::serve(dir.path(), &config, &[]);
     let port = server.port();
     let client = client_for(&pki, Some(&pki));
     let secret = std::fs::read(&pki.jwt_secret).unwrap();

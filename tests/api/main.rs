@@ -19,4 +19,6 @@ mod search;
 mod search_paging;
 mod search_support;
 mod security;
+#[path = "../common/xmllint.rs"]
+mod xmllint;
 mod xsd;

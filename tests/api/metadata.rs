@@ -50,12 +50,7 @@ async fn metadata_needs_no_token_and_matches_the_router() {
         .map(|i| i["code"].as_str().unwrap())
         .collect();
 
-    let created: Value = app
-        .register_json(&valid_appointment())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: Value = app.registered().await;
     let id = created["id"].as_str().unwrap();
     for code in ALL_CODES {
         let (method, path) = request_for(code, id).unwrap();

@@ -10,8 +10,7 @@ use crate::helpers::*;
 async fn health_ready_and_metrics_need_no_token() {
     let app = spawn_app().await;
     for path in ["/_health", "/_ready"] {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
-        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(app.status_of(path).await, 200, "{path}");
     }
     assert_eq!(app.register_json(&valid_appointment()).await.status(), 201);
     let text = app.metrics().await;
@@ -86,12 +85,7 @@ async fn expiry_deletes_both_kinds_while_registrations_keep_flowing() {
     seed_expired(&app.db_path, 100_000);
 
     // Old by created (2019), old by start (two months ago, created now), and a fresh one.
-    let by_created: Value = app
-        .register_json(&valid_appointment())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let by_created: Value = app.registered().await;
     let mut past = recent();
     past["start"] = json!(appointment_registry::registry::instant::to_column(
         time::OffsetDateTime::now_utc() - time::Duration::days(60)
@@ -170,12 +164,7 @@ async fn expiry_rules_switch_off() {
         s.expiry.past_start_days = 0;
     })
     .await;
-    let old: Value = app
-        .register_json(&valid_appointment())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let old: Value = app.registered().await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(
         count(&app.db_path, "SELECT count(*) FROM expiry_run") >= 1,

@@ -29,8 +29,14 @@ pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
         .expect("binary starts");
     let stderr = child.stderr.take().expect("stderr");
     let (tx, lines) = channel();
+    let echo = crate::helpers::test_log();
+    // A thread spawned by the test inherits its output capture: with TEST_LOG the child's log
+    // shows when the test fails.
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if echo {
+                eprintln!("{line}");
+            }
             if tx.send(line).is_err() {
                 break;
             }
@@ -41,6 +47,15 @@ pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
         lines,
         log: Vec::new(),
     }
+}
+
+/// Starts `appointment-registry serve --config <config>` in `dir`, as `start` does.
+pub fn serve(dir: &Path, config: &Path, env: &[(&str, &str)]) -> Running {
+    start(
+        dir,
+        &["serve", "--config", config.to_str().expect("UTF-8 path")],
+        env,
+    )
 }
 
 impl Running {
@@ -90,6 +105,15 @@ pub fn config_file(
     dir: &Path,
     db: Option<&Path>,
 ) -> (std::path::PathBuf, appointment_registry::pki::DevPkiPaths) {
+    config_file_with(dir, db, "")
+}
+
+/// As `config_file`, with `tls_extra` (TOML lines ending in a newline) added to `[tls]`.
+pub fn config_file_with(
+    dir: &Path,
+    db: Option<&Path>,
+    tls_extra: &str,
+) -> (std::path::PathBuf, appointment_registry::pki::DevPkiPaths) {
     let pki = appointment_registry::pki::generate(&dir.join("pki")).expect("dev pki");
     let db = db.map_or_else(|| dir.join("registry.db"), Path::to_path_buf);
     let config = dir.join("config.toml");
@@ -97,7 +121,7 @@ pub fn config_file(
         &config,
         format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"\"\n\
-             [tls]\ngenerate_dev_pki = false\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n\
+             [tls]\ngenerate_dev_pki = false\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n{tls_extra}\
              [auth]\naudience = \"{}\"\nhs256_secret_file = \"{}\"\n\
              [database]\npath = \"{}\"\n[expiry]\nenabled = false\n[log]\nlevel = \"info\"\n",
             pki.server_cert.display(),

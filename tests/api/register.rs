@@ -13,41 +13,26 @@ enum Fmt {
 
 const BOTH: [Fmt; 2] = [Fmt::Json, Fmt::Xml];
 
-async fn post(app: &TestApp, fmt: Fmt, resource: &Value) -> reqwest::Response {
-    match fmt {
-        Fmt::Json => {
-            app.register("application/fhir+json", resource.to_string())
-                .await
-        }
-        // The XML goes through the library's writer: its output is checked against the XSD and
-        // round-tripped elsewhere, so here it only carries the case.
-        Fmt::Xml => {
-            app.register("application/fhir+xml", fhir::write_xml(resource))
-                .await
+impl Fmt {
+    fn content_type(self) -> &'static str {
+        match self {
+            Fmt::Json => "application/fhir+json",
+            Fmt::Xml => "application/fhir+xml",
         }
     }
 }
 
-/// Posts `resource` in both formats and expects a 422 carrying `code` about `mentions`.
-async fn rejects(app: &TestApp, resource: &Value, code: &str, mentions: &str) {
-    for fmt in BOTH {
-        let response = post(app, fmt, resource).await;
-        assert_eq!(response.status(), 422, "{fmt:?} {mentions}");
-        let body = response.text().await.unwrap();
-        let outcome = match fmt {
-            Fmt::Json => fhir::read_json(body.as_bytes()),
-            Fmt::Xml => fhir::read_xml(body.as_bytes()),
-        }
-        .unwrap_or_else(|e| panic!("{fmt:?}: OperationOutcome unreadable: {e:?}\n{body}"));
-        let found = outcome["issue"].as_array().unwrap().iter().any(|i| {
-            i["details"]["coding"][0]["code"] == code
-                && i["diagnostics"].as_str().unwrap_or("").contains(mentions)
-        });
-        assert!(
-            found,
-            "{fmt:?}: expected {code} mentioning '{mentions}' in {body}"
-        );
+/// `resource` written in `fmt`. The XML goes through the library's writer: its output is
+/// checked against the XSD and round-tripped elsewhere, so here it only carries the case.
+fn body(fmt: Fmt, resource: &Value) -> Vec<u8> {
+    match fmt {
+        Fmt::Json => resource.to_string().into_bytes(),
+        Fmt::Xml => fhir::write_xml(resource),
     }
+}
+
+async fn post(app: &TestApp, fmt: Fmt, resource: &Value) -> reqwest::Response {
+    app.register(fmt.content_type(), body(fmt, resource)).await
 }
 
 fn with(edit: impl FnOnce(&mut Value)) -> Value {
@@ -104,10 +89,11 @@ async fn registers_xml_and_answers_in_xml() {
     let app = spawn_app().await;
     let response = post(&app, Fmt::Xml, &valid_appointment()).await;
     assert_eq!(response.status(), 201);
-    assert!(response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/fhir+xml"));
+    assert!(
+        content_type(&response).starts_with("application/fhir+xml"),
+        "{}",
+        content_type(&response)
+    );
     let body = response.text().await.unwrap();
     let value = fhir::read_xml(body.as_bytes()).expect("valid XML body");
     assert_eq!(value["meta"]["versionId"], "1");
@@ -139,175 +125,132 @@ async fn nhs_sample_body_verbatim_is_refused_for_participant_status_only() {
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
 }
 
-#[tokio::test]
-async fn forbidden_elements_are_each_refused() {
-    let app = spawn_app().await;
-    let cases: [(&str, Value); 6] = [
-        ("id", json!("abc")),
-        (
-            "contained",
-            json!([{"resourceType": "Patient", "id": "p1"}]),
-        ),
-        ("end", json!("2030-02-01T11:51:23Z")),
-        (
-            "supportingInformation",
-            json!([{"reference": "Observation/1"}]),
-        ),
-        ("description", json!("a description")),
-        ("slot", json!([{"reference": "Slot/1"}])),
-    ];
-    for (name, value) in cases {
-        let resource = with(|v| v[name] = value);
-        rejects(
-            &app,
-            &resource,
-            "INVALID_RESOURCE",
-            &format!("Appointment.{name}"),
-        )
-        .await;
-    }
+/// What a refusal case sends.
+#[derive(Clone, Copy)]
+enum Sent {
+    /// The valid appointment with this change, once in JSON and once in XML.
+    Both(fn(&mut Value)),
+    /// As `Both`, in JSON only: XML cannot say it (a number where a string goes, an unknown
+    /// member, an object where an array goes).
+    JsonOnly(fn(&mut Value)),
+    /// The NHS sample body with this text replaced by that one, as it is, in XML.
+    SampleXml(&'static str, &'static str),
+}
+use Sent::*;
+
+fn remove(v: &mut Value, name: &str) {
+    v.as_object_mut().unwrap().remove(name);
 }
 
-#[tokio::test]
-async fn required_elements_are_each_demanded() {
-    let app = spawn_app().await;
-    for name in ["status", "start", "created", "participant"] {
-        let resource = with(|v| {
-            v.as_object_mut().unwrap().remove(name);
-        });
-        rejects(
-            &app,
-            &resource,
-            "INVALID_RESOURCE",
-            &format!("Appointment.{name}"),
-        )
-        .await;
-    }
+fn patient(v: &mut Value) -> &mut Value {
+    &mut v["participant"][0]["actor"]
 }
 
-#[tokio::test]
-async fn status_must_be_booked() {
-    let app = spawn_app().await;
-    rejects(
-        &app,
-        &with(|v| v["status"] = json!("cancelled")),
-        "INVALID_RESOURCE",
-        "Appointment.status",
-    )
-    .await;
-    rejects(
-        &app,
-        &with(|v| v["status"] = json!("bogus")),
-        "INVALID_RESOURCE",
-        "Appointment.status",
-    )
-    .await;
-}
+/// RULES.md §1, refusals: each row is one rule broken once in a valid registration, and the
+/// answer the rule asks for — its status, its Spine code, and what its diagnostics must mention.
+#[rustfmt::skip]
+const REFUSALS: &[(&str, Sent, u16, &str, &str)] = &[
+    // Elements the interaction forbids.
+    ("forbidden id", Both(|v| v["id"] = json!("abc")), 422, "INVALID_RESOURCE", "Appointment.id"),
+    ("forbidden contained", Both(|v| v["contained"] = json!([{"resourceType": "Patient", "id": "p1"}])), 422, "INVALID_RESOURCE", "Appointment.contained"),
+    ("forbidden end", Both(|v| v["end"] = json!("2030-02-01T11:51:23Z")), 422, "INVALID_RESOURCE", "Appointment.end"),
+    ("forbidden supportingInformation", Both(|v| v["supportingInformation"] = json!([{"reference": "Observation/1"}])), 422, "INVALID_RESOURCE", "Appointment.supportingInformation"),
+    ("forbidden description", Both(|v| v["description"] = json!("a description")), 422, "INVALID_RESOURCE", "Appointment.description"),
+    ("forbidden slot", Both(|v| v["slot"] = json!([{"reference": "Slot/1"}])), 422, "INVALID_RESOURCE", "Appointment.slot"),
+    // Elements it demands.
+    ("no status", Both(|v| remove(v, "status")), 422, "INVALID_RESOURCE", "Appointment.status"),
+    ("no start", Both(|v| remove(v, "start")), 422, "INVALID_RESOURCE", "Appointment.start"),
+    ("no created", Both(|v| remove(v, "created")), 422, "INVALID_RESOURCE", "Appointment.created"),
+    ("no participant", Both(|v| remove(v, "participant")), 422, "INVALID_RESOURCE", "Appointment.participant"),
+    // The status is booked.
+    ("status cancelled", Both(|v| v["status"] = json!("cancelled")), 422, "INVALID_RESOURCE", "Appointment.status"),
+    ("status not a code", Both(|v| v["status"] = json!("bogus")), 422, "INVALID_RESOURCE", "Appointment.status"),
+    // start and created are instants: a date and a time to the second, with a zone, that exist.
+    ("start a date", Both(|v| v["start"] = json!("2019-02-01")), 422, "INVALID_RESOURCE", "Appointment.start"),
+    ("start without zone", Both(|v| v["start"] = json!("2019-02-01T10:51:23")), 422, "INVALID_RESOURCE", "Appointment.start"),
+    ("start without seconds", Both(|v| v["start"] = json!("2019-02-01T10:51")), 422, "INVALID_RESOURCE", "Appointment.start"),
+    ("start 30 February", Both(|v| v["start"] = json!("2019-02-30T10:00:00Z")), 422, "INVALID_RESOURCE", "Appointment.start"),
+    ("created a date", Both(|v| v["created"] = json!("2019-02-01")), 422, "INVALID_RESOURCE", "Appointment.created"),
+    ("created without zone", Both(|v| v["created"] = json!("2019-02-01T10:51:23")), 422, "INVALID_RESOURCE", "Appointment.created"),
+    ("created without seconds", Both(|v| v["created"] = json!("2019-02-01T10:51")), 422, "INVALID_RESOURCE", "Appointment.created"),
+    ("created 30 February", Both(|v| v["created"] = json!("2019-02-30T10:00:00Z")), 422, "INVALID_RESOURCE", "Appointment.created"),
+    // NHS numbers pass modulus 11, by identifier and by national reference alike.
+    ("NHS number by identifier fails modulus 11", Both(|v| patient(v)["identifier"]["value"] = json!("1234567890")), 422, "INVALID_NHS_NUMBER", "1234567890"),
+    ("NHS number by reference fails modulus 11", Both(|v| *patient(v) = json!({"reference": "https://demographics.spineservices.nhs.uk/Patient/1234567890"})), 422, "INVALID_NHS_NUMBER", "1234567890"),
+    ("NHS number of five digits", Both(|v| patient(v)["identifier"]["value"] = json!("12345")), 422, "INVALID_NHS_NUMBER", "12345"),
+    // Exactly one patient, and a national one.
+    ("two patients", Both(|v| v["participant"].as_array_mut().unwrap().push(json!({"actor": {"reference": "https://demographics.spineservices.nhs.uk/Patient/9000000009"}, "status": "accepted"}))), 422, "INVALID_RESOURCE", "exactly one patient"),
+    ("local patient reference", Both(|v| *patient(v) = json!({"reference": "Patient/123"})), 422, "INVALID_RESOURCE", "national"),
+    ("a practitioner and no patient", Both(|v| *patient(v) = json!({"reference": "Practitioner/1", "display": "Dr A"})), 422, "INVALID_RESOURCE", "Appointment.participant"),
+    // The STU3 base structure: known elements, codes from their value sets, the right types.
+    ("priority a string", Both(|v| v["priority"] = json!("high")), 422, "INVALID_RESOURCE", "Appointment.priority"),
+    ("participant status not a code", Both(|v| v["participant"][0]["status"] = json!("maybe")), 422, "INVALID_RESOURCE", "Appointment.participant[0].status"),
+    ("unknown element", JsonOnly(|v| v["colour"] = json!("blue")), 422, "INVALID_RESOURCE", "colour"),
+    ("status a number", JsonOnly(|v| v["status"] = json!(5)), 422, "INVALID_RESOURCE", "Appointment.status"),
+    ("participant an object", JsonOnly(|v| v["participant"] = v["participant"][0].clone()), 422, "INVALID_RESOURCE", "Appointment.participant"),
+    ("unknown XML element", SampleXml("<status value=\"booked\"></status>", "<status value=\"booked\"/><colour value=\"blue\"/>"), 422, "INVALID_RESOURCE", "colour"),
+];
 
-#[tokio::test]
-async fn start_and_created_must_be_instants() {
-    let app = spawn_app().await;
-    for element in ["start", "created"] {
-        for bad in [
-            "2019-02-01",
-            "2019-02-01T10:51:23",
-            "2019-02-01T10:51",
-            "2019-02-30T10:00:00Z",
-        ] {
-            let resource = with(|v| v[element] = json!(bad));
-            rejects(
-                &app,
-                &resource,
-                "INVALID_RESOURCE",
-                &format!("Appointment.{element}"),
-            )
-            .await;
+/// The requests a case makes: the format, and the body in it.
+fn requests(sent: Sent) -> Vec<(Fmt, Vec<u8>)> {
+    let edited = |edit: fn(&mut Value)| {
+        let mut v = valid_appointment();
+        edit(&mut v);
+        v
+    };
+    match sent {
+        Both(edit) => BOTH
+            .iter()
+            .map(|&fmt| (fmt, body(fmt, &edited(edit))))
+            .collect(),
+        JsonOnly(edit) => vec![(Fmt::Json, body(Fmt::Json, &edited(edit)))],
+        SampleXml(from, to) => {
+            let sample = fixture("registry-register-request.example.xml");
+            assert!(sample.contains(from), "the sample holds {from}");
+            vec![(Fmt::Xml, sample.replace(from, to).into_bytes())]
         }
     }
 }
 
 #[tokio::test]
-async fn nhs_numbers_are_modulus_11_checked_in_both_reference_forms() {
+async fn each_broken_rule_is_refused_with_its_status_code_and_element() {
     let app = spawn_app().await;
-    let by_identifier =
-        with(|v| v["participant"][0]["actor"]["identifier"]["value"] = json!("1234567890"));
-    rejects(&app, &by_identifier, "INVALID_NHS_NUMBER", "1234567890").await;
-    let by_reference = with(|v| {
-        v["participant"][0]["actor"] =
-            json!({"reference": "https://demographics.spineservices.nhs.uk/Patient/1234567890"})
-    });
-    rejects(&app, &by_reference, "INVALID_NHS_NUMBER", "1234567890").await;
-    let short = with(|v| v["participant"][0]["actor"]["identifier"]["value"] = json!("12345"));
-    rejects(&app, &short, "INVALID_NHS_NUMBER", "12345").await;
+    let mut failures = Vec::new();
+    for &(name, sent, status, code, mentions) in REFUSALS {
+        for (fmt, body) in requests(sent) {
+            let response = app.register(fmt.content_type(), body).await;
+            let got = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            // The answer is an OperationOutcome in the format asked in, read strictly.
+            let issues = match fmt {
+                Fmt::Json => fhir::read_json(text.as_bytes()),
+                Fmt::Xml => fhir::read_xml(text.as_bytes()),
+            }
+            .map(|outcome| outcome["issue"].as_array().cloned().unwrap_or_default());
+            let named = issues.as_ref().is_ok_and(|issues| {
+                issues.iter().any(|i| {
+                    i["details"]["coding"][0]["code"] == code
+                        && i["diagnostics"].as_str().unwrap_or("").contains(mentions)
+                })
+            });
+            if got != status || !named {
+                failures.push(format!(
+                    "{name} ({fmt:?}): expected {status} {code} mentioning '{mentions}', got {got}: {text}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
 
+#[tokio::test]
+async fn a_valid_nhs_number_by_national_reference_is_accepted() {
+    let app = spawn_app().await;
     let national = with(|v| {
-        v["participant"][0]["actor"] =
+        *patient(v) =
             json!({"reference": "https://demographics.spineservices.nhs.uk/Patient/9000000009"})
     });
     assert_eq!(app.register_json(&national).await.status(), 201);
-}
-
-#[tokio::test]
-async fn exactly_one_national_patient() {
-    let app = spawn_app().await;
-    let two = with(|v| {
-        v["participant"].as_array_mut().unwrap().push(json!({
-            "actor": {"reference": "https://demographics.spineservices.nhs.uk/Patient/9000000009"},
-            "status": "accepted"
-        }))
-    });
-    rejects(&app, &two, "INVALID_RESOURCE", "exactly one patient").await;
-    let local = with(|v| v["participant"][0]["actor"] = json!({"reference": "Patient/123"}));
-    rejects(&app, &local, "INVALID_RESOURCE", "national").await;
-    let practitioner_only = with(|v| {
-        v["participant"][0]["actor"] = json!({"reference": "Practitioner/1", "display": "Dr A"})
-    });
-    rejects(
-        &app,
-        &practitioner_only,
-        "INVALID_RESOURCE",
-        "Appointment.participant",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn base_structure_unknown_elements_and_wrong_types() {
-    let app = spawn_app().await;
-    rejects(
-        &app,
-        &with(|v| v["priority"] = json!("high")),
-        "INVALID_RESOURCE",
-        "Appointment.priority",
-    )
-    .await;
-    rejects(
-        &app,
-        &with(|v| v["participant"][0]["status"] = json!("maybe")),
-        "INVALID_RESOURCE",
-        "Appointment.participant[0].status",
-    )
-    .await;
-    // JSON-only shapes (XML cannot express a number where a string goes, or an unknown member).
-    for (resource, mentions) in [
-        (with(|v| v["colour"] = json!("blue")), "colour"),
-        (with(|v| v["status"] = json!(5)), "Appointment.status"),
-        (
-            with(|v| v["participant"] = v["participant"][0].clone()),
-            "Appointment.participant",
-        ),
-    ] {
-        let response = app.register_json(&resource).await;
-        assert_outcome(response, 422, "INVALID_RESOURCE", mentions).await;
-    }
-    let xml = fixture("registry-register-request.example.xml").replace(
-        "<status value=\"booked\"></status>",
-        "<status value=\"booked\"/><colour value=\"blue\"/>",
-    );
-    assert_eq!(
-        app.register("application/fhir+xml", xml).await.status(),
-        422
-    );
 }
 
 #[tokio::test]

@@ -371,12 +371,13 @@ async fn post_search_equals_get_and_combines_with_the_url() {
     );
     let xml = xml.await.unwrap();
     assert_eq!(xml.status(), 200);
-    assert!(xml.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/fhir+xml"));
+    assert!(
+        content_type(&xml).starts_with("application/fhir+xml"),
+        "{}",
+        content_type(&xml)
+    );
     let bytes = xml.bytes().await.unwrap();
-    crate::xsd::assert_schema_valid("post-search-xml", &bytes);
+    crate::xmllint::assert_schema_valid("post-search-xml", &bytes);
     let bundle = appointment_registry::fhir::read_xml(&bytes).unwrap();
     assert_eq!(bundle["total"], get["total"]);
     assert!(link(&bundle, "self").unwrap().contains("_format=xml"));

@@ -49,12 +49,13 @@ pub async fn search(app: &TestApp, query: &str) -> Value {
 pub async fn search_xml(app: &TestApp, query: &str) -> Value {
     let response = app.get(&format!("/Appointment?{query}&_format=xml")).await;
     assert_eq!(response.status(), 200, "{query}");
-    assert!(response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/fhir+xml"));
+    assert!(
+        content_type(&response).starts_with("application/fhir+xml"),
+        "{}",
+        content_type(&response)
+    );
     let bytes = response.bytes().await.unwrap();
-    crate::xsd::assert_schema_valid("searchset", &bytes);
+    crate::xmllint::assert_schema_valid("searchset", &bytes);
     let bundle = fhir::read_xml(&bytes).expect("an XML Bundle");
     check_bundle(app, &bundle);
     bundle

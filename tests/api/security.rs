@@ -145,11 +145,7 @@ async fn every_bad_token_is_a_403_with_an_operation_outcome() {
         forbidden(response, "ACCESS DENIED").await;
     }
     // Nothing was registered by any of them.
-    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
-    let n: i64 = conn
-        .query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!(app.stored_appointments(), 0);
     // And the good token works, with requested_scope as the scope claim.
     let ok = hs256(
         &s,

@@ -1,32 +1,9 @@
 //! Every kind of XML the server emits validates against the official STU3 XSD (xmllint).
 
-use std::process::Command;
-
 use serde_json::json;
 
 use crate::helpers::*;
-
-pub fn assert_schema_valid(name: &str, xml: &[u8]) {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("server-xml");
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("{name}.xml"));
-    std::fs::write(&file, xml).unwrap();
-    let xsd = format!(
-        "{}/tests/fixtures/schema/fhir-single.xsd",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let out = Command::new("xmllint")
-        .args(["--noout", "--schema", &xsd])
-        .arg(&file)
-        .output()
-        .expect("xmllint is installed (Debian: libxml2-utils; .ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "{name}: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(xml)
-    );
-}
+use crate::xmllint::assert_schema_valid;
 
 #[tokio::test]
 async fn server_xml_passes_the_official_schema() {

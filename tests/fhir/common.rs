@@ -81,11 +81,3 @@ pub fn samples() -> Vec<(&'static str, Value)> {
         ),
     ]
 }
-
-/// The official STU3 schema, copied into the fixtures.
-pub fn xsd_path() -> String {
-    format!(
-        "{}/tests/fixtures/schema/fhir-single.xsd",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}

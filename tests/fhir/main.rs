@@ -5,4 +5,6 @@ mod common;
 mod negative;
 mod robustness;
 mod roundtrip;
+#[path = "../common/xmllint.rs"]
+mod xmllint;
 mod xsd;

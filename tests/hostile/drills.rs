@@ -33,11 +33,7 @@ async fn kill_9_under_load_loses_no_acknowledged_registration() {
     let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
     const ROUNDS: usize = 5;
     for round in 0..ROUNDS {
-        let mut server = process::start(
-            dir.path(),
-            &["serve", "--config", config.to_str().unwrap()],
-            &[],
-        );
+        let mut server = process::serve(dir.path(), &config, &[]);
         let url = format!("https://localhost:{}/Appointment", server.port());
         let stop = Arc::new(AtomicBool::new(false));
         // 16 clients register as fast as they can until the process dies under them.
@@ -198,12 +194,7 @@ async fn a_full_disk_makes_the_registry_not_ready_until_writes_succeed_again() {
         "the reason names the cause: {reason}"
     );
     assert_eq!(
-        app.client
-            .get(app.url("/_health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status_of("/_health").await,
         200,
         "the process is alive: a full disk needs an operator, not a restart"
     );
@@ -231,11 +222,7 @@ async fn a_read_only_database_stops_start_up_with_a_clear_message() {
     let db = disk.path().join("registry.db");
     let (config, _pki) = process::config_file(work.path(), Some(&db));
     // A database that exists and was cleanly shut down...
-    let mut server = process::start(
-        work.path(),
-        &["serve", "--config", config.to_str().unwrap()],
-        &[],
-    );
+    let mut server = process::serve(work.path(), &config, &[]);
     server.port();
     sigterm(&server.child);
     server.child.wait().unwrap();

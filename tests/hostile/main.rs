@@ -15,6 +15,8 @@ mod panics;
 mod raw;
 mod readable;
 mod slow_clients;
+#[path = "../common/xmllint.rs"]
+mod xmllint;
 
 /// Held by each test for its whole run: the latency measured in `slow_clients` is of the server
 /// under the hostile load it creates, not of a 2-core machine also running the other tests of

@@ -7,35 +7,19 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use appointment_registry::fhir;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::*;
 use crate::process;
 
 const PAST_9999: [&str; 2] = ["9999-12-31T23:59:59-01:00", "9999-12-31T23:00:00-14:00"];
 
-async fn registered(app: &TestApp) -> Value {
-    let response = app.register_json(&valid_appointment()).await;
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
-}
-
-async fn status_of(app: &TestApp, path: &str) -> u16 {
-    app.client
-        .get(app.url(path))
-        .send()
-        .await
-        .expect("request sent")
-        .status()
-        .as_u16()
-}
-
 #[tokio::test]
 async fn a_cancel_dated_past_9999_is_refused_and_the_writer_lives_on() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     for created in PAST_9999 {
-        let mut read = registered(&app).await;
+        let mut read = app.registered().await;
         let id = read["id"].as_str().unwrap().to_string();
         read["status"] = json!("cancelled");
         read["created"] = json!(created);
@@ -59,7 +43,7 @@ async fn a_cancel_dated_past_9999_is_refused_and_the_writer_lives_on() {
     }
     // The writer still takes writes, and says it is ready.
     assert_eq!(app.register_json(&valid_appointment()).await.status(), 201);
-    assert_eq!(status_of(&app, "/_ready").await, 200);
+    assert_eq!(app.status_of("/_ready").await, 200);
 }
 
 #[tokio::test]
@@ -79,7 +63,7 @@ async fn registrations_with_instants_past_9999_are_refused_in_json_and_xml() {
             assert_eq!(status, 422, "{element}={text} in XML: {issues:?}");
         }
     }
-    assert_eq!(status_of(&app, "/_ready").await, 200);
+    assert_eq!(app.status_of("/_ready").await, 200);
 }
 
 #[tokio::test]
@@ -116,8 +100,8 @@ async fn a_job_that_panics_in_the_writer_fails_alone() {
     // Nothing half-written stays: the same body again is a plain 201, not a duplicate.
     assert_eq!(app.register_json(&body).await.status(), 201);
     assert_eq!(app.register_json(&body).await.status(), 422);
-    assert_eq!(status_of(&app, "/_ready").await, 200);
-    assert_eq!(status_of(&app, "/_health").await, 200);
+    assert_eq!(app.status_of("/_ready").await, 200);
+    assert_eq!(app.status_of("/_health").await, 200);
 }
 
 #[tokio::test]
@@ -131,8 +115,8 @@ async fn a_write_loop_that_panics_is_restarted() {
     assert_outcome(response, 500, "INTERNAL_SERVER_ERROR", "safe to retry").await;
     // "Safe to retry" is true: the interrupted batch was rolled back, so the retry is a 201.
     assert_eq!(app.register_json(&body).await.status(), 201);
-    assert_eq!(status_of(&app, "/_ready").await, 200);
-    assert_eq!(status_of(&app, "/_health").await, 200);
+    assert_eq!(app.status_of("/_ready").await, 200);
+    assert_eq!(app.status_of("/_health").await, 200);
 }
 
 #[tokio::test]
@@ -144,9 +128,9 @@ async fn a_writer_that_cannot_restart_exits_the_process_non_zero() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (config, pki) = process::config_file(dir.path(), None);
-    let mut server = process::start(
+    let mut server = process::serve(
         dir.path(),
-        &["serve", "--config", config.to_str().unwrap()],
+        &config,
         &[("APPOINTMENT_REGISTRY_FAULTS", "panic-in-loop,reopen-fails")],
     );
     let port = server.port();

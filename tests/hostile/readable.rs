@@ -2,13 +2,12 @@
 //! its XML passes the official STU3 XSD, and its history and a search page holding it render
 //! in both formats; whatever is refused is refused before COMMIT, with a 4xx naming why.
 
-use std::process::Command;
-
 use appointment_registry::fhir;
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
+use crate::xmllint::assert_all_schema_valid;
 
 /// An extension nested `depth` levels deep (each level is an object inside an array).
 fn nested_extension(depth: usize) -> Value {
@@ -33,12 +32,6 @@ fn nested_extension_xml(depth: usize) -> String {
          <value value=\"1234554321\"/></identifier></actor><status value=\"accepted\"/></participant>\
          </Appointment>"
     )
-}
-
-fn appointment_count(app: &TestApp) -> i64 {
-    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
-    conn.query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))
-        .unwrap()
 }
 
 #[tokio::test]
@@ -75,7 +68,11 @@ async fn deep_nesting_is_refused_before_anything_is_stored() {
             }
         }
     }
-    assert_eq!(appointment_count(&app), created, "one row per 201, no more");
+    assert_eq!(
+        app.stored_appointments(),
+        created,
+        "one row per 201, no more"
+    );
 }
 
 #[tokio::test]
@@ -98,7 +95,7 @@ async fn the_same_identifier_twice_in_one_body_is_a_422() {
         )
         .await;
     }
-    assert_eq!(appointment_count(&app), 0);
+    assert_eq!(app.stored_appointments(), 0);
 }
 
 #[tokio::test]
@@ -169,7 +166,7 @@ async fn control_characters_are_refused_in_every_string() {
     body["comment"] = json!("tab\tnewline\ncr\rdel\u{7f}");
     let response = app.register_json(&body).await;
     assert_eq!(response.status(), 201);
-    assert_eq!(appointment_count(&app), 1);
+    assert_eq!(app.stored_appointments(), 1);
 }
 
 /// One body of the family: a name for messages, the bytes, and the content type.
@@ -400,27 +397,6 @@ fn family() -> Vec<Case> {
     cases
 }
 
-/// Runs xmllint on every file at once against the official STU3 XSD.
-fn assert_all_schema_valid(files: &[std::path::PathBuf]) {
-    if files.is_empty() {
-        return;
-    }
-    let xsd = format!(
-        "{}/tests/fixtures/schema/fhir-single.xsd",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let out = Command::new("xmllint")
-        .args(["--noout", "--schema", &xsd])
-        .args(files)
-        .output()
-        .expect("xmllint is installed (Debian: libxml2-utils; .ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test]
 async fn every_accepted_body_reads_back_in_both_formats_and_passes_the_xsd() {
     let _alone = crate::ONE_AT_A_TIME.lock().await;
@@ -498,7 +474,7 @@ async fn every_accepted_body_reads_back_in_both_formats_and_passes_the_xsd() {
         }
     }
     assert_all_schema_valid(&xml_files);
-    assert_eq!(appointment_count(&app), accepted, "one row per 201");
+    assert_eq!(app.stored_appointments(), accepted, "one row per 201");
     eprintln!(
         "family: {total} bodies, {accepted} accepted, {} refused with 4xx, 0 with 5xx; {} XML documents valid",
         total - accepted as usize,

@@ -223,15 +223,7 @@ async fn real_clients_are_served_while_silent_and_slow_connections_are_held() {
         closed >= SILENT,
         "only {closed} silent connections were closed by the server"
     );
-    assert_eq!(
-        app.client
-            .get(app.url("/_health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_of("/_health").await, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
