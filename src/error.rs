@@ -217,15 +217,24 @@ mod tests {
         let cause = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
         let err = Error::caused("reading a stored resource", cause);
         let chain = err.chain();
-        assert!(chain.starts_with("reading a stored resource: EOF while parsing"), "{chain}");
+        assert!(
+            chain.starts_with("reading a stored resource: EOF while parsing"),
+            "{chain}"
+        );
         let shown = &err.problems()[0].diagnostics;
-        assert!(!shown.contains("EOF") && shown.contains("safe to retry"), "{shown}");
+        assert!(
+            !shown.contains("EOF") && shown.contains("safe to retry"),
+            "{shown}"
+        );
 
         let db = rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
             Some("UNIQUE constraint failed".into()),
         );
         let chain = Error::from(db).chain();
-        assert!(chain.starts_with("database: UNIQUE constraint failed"), "{chain}");
+        assert!(
+            chain.starts_with("database: UNIQUE constraint failed"),
+            "{chain}"
+        );
     }
 }

@@ -6,11 +6,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-/// The race opens 100-200 TLS connections at once; on a loaded 2-core machine a debug build's
-/// handshakes can take longer than the default 1 s deadline, and the server then closes the
-/// connection. This test is about commits, so the handshake deadline is out of its way.
-const HANDSHAKE_TIMEOUT_MS: u64 = 30_000;
-
 async fn race_duplicates(app: &TestApp, pairs: usize) -> (usize, usize) {
     let requests = (0..pairs * 2).map(|i| {
         let mut resource = valid_appointment();
@@ -39,7 +34,7 @@ async fn race_duplicates(app: &TestApp, pairs: usize) -> (usize, usize) {
 
 #[tokio::test]
 async fn duplicates_in_one_batch_fail_alone_and_counts_are_exact() {
-    let app = spawn_app_with(|s| s.server.handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS).await;
+    let app = spawn_app().await;
     let (created, duplicates) = race_duplicates(&app, 100).await;
     assert_eq!((created, duplicates), (100, 100));
     assert_eq!(app.stored_appointments(), 100);
@@ -65,7 +60,6 @@ async fn duplicates_in_one_batch_fail_alone_and_counts_are_exact() {
 async fn one_commit_per_write_gives_the_same_answers() {
     let app = spawn_app_with(|s| {
         s.database.max_batch = 1;
-        s.server.handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS;
     })
     .await;
     let (created, duplicates) = race_duplicates(&app, 50).await;
