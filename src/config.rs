@@ -432,7 +432,11 @@ impl Settings {
     /// The effective settings as TOML, for `check-config`. Secrets live in files, so only their
     /// paths are shown; the file contents are never printed.
     pub fn describe(&self) -> String {
-        let mut out = toml_like(self);
+        // Settings hold no secrets (only paths to them), so they serialise as they are. Every
+        // number is range-checked by `validate`, so none is beyond TOML's i64.
+        let mut out = toml::to_string(self)
+            .unwrap_or_else(|e| format!("# the settings cannot be shown as TOML: {e}\n"));
+        out.push('\n');
         let secret = &self.auth.hs256_secret_file;
         let state = match std::fs::metadata(secret) {
             Ok(m) => format!("present, {} bytes, contents not shown", m.len()),
@@ -444,22 +448,4 @@ impl Settings {
         ));
         out
     }
-}
-
-fn toml_like(settings: &Settings) -> String {
-    // Settings serialise cleanly (no secrets inside), so reuse serde rather than hand-print.
-    let value = serde_json::to_value(settings).unwrap_or_default();
-    let mut out = String::new();
-    if let Some(sections) = value.as_object() {
-        for (section, body) in sections {
-            out.push_str(&format!("[{section}]\n"));
-            if let Some(keys) = body.as_object() {
-                for (key, v) in keys {
-                    out.push_str(&format!("{key} = {v}\n"));
-                }
-            }
-            out.push('\n');
-        }
-    }
-    out
 }

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
-use futures_util::StreamExt;
 
 use crate::error::Error;
 
@@ -51,27 +50,18 @@ pub async fn read_any(
         }
     }
     // One deadline for the whole body, not per chunk: a byte every second would renew a
-    // per-chunk timeout forever.
-    match tokio::time::timeout(limits.timeout, collect(payload, limit)).await {
-        Ok(body) => body,
+    // per-chunk timeout forever. Inside it, actix-web's own limited read (413 past the limit).
+    match tokio::time::timeout(limits.timeout, payload.to_bytes_limited(limit)).await {
+        Ok(Ok(Ok(body))) => Ok(body.into()),
+        Ok(Ok(Err(e))) => Err(Error::BadRequest(format!(
+            "could not read the request body: {e}"
+        ))),
+        Ok(Err(_)) => Err(too_large(limit)),
         Err(_) => Err(Error::RequestTimeout(format!(
             "the request body did not arrive within {} ms",
             limits.timeout.as_millis()
         ))),
     }
-}
-
-async fn collect(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| Error::BadRequest(format!("could not read the request body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 fn too_large(limit: usize) -> Error {

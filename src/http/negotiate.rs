@@ -79,6 +79,14 @@ pub fn format_param(value: &str) -> Result<Format, Error> {
 }
 
 /// The response format: `_format` overrides `Accept`; `*/*` or no Accept gives `default`.
+///
+/// `Accept` is read here rather than with actix-web's typed `header::Accept`, on purpose: the
+/// typed header silently drops every item it cannot parse (so `Accept: foo` would look like no
+/// Accept and get `default` instead of a 406), refuses sloppy but clear items such as
+/// `application/fhir+xml;` or a parameter without `=`, and its `ranked()` puts a specific type
+/// before `*/*` at equal q (`*/*, application/fhir+xml` would answer XML, not `default`). The
+/// media-type splitter is needed anyway for `Content-Type` and `_format`; the tests below pin
+/// these cases.
 pub fn response_format(req: &HttpRequest, default: Format) -> Result<Format, Error> {
     let query = req.query_string();
     for (k, v) in url_pairs(query) {
@@ -127,4 +135,41 @@ pub fn url_pairs(query: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::{response_format, Format};
+
+    fn negotiated(accept: &str) -> Option<Format> {
+        let req = TestRequest::default()
+            .insert_header(("Accept", accept))
+            .to_http_request();
+        response_format(&req, Format::Json).ok()
+    }
+
+    #[test]
+    fn accept_edge_cases_the_typed_header_would_change() {
+        // At equal q the first listed wins, a wildcard included.
+        assert_eq!(negotiated("*/*, application/fhir+xml"), Some(Format::Json));
+        assert_eq!(negotiated("application/fhir+xml, */*"), Some(Format::Xml));
+        // Nothing usable is a 406, not "no preference".
+        assert_eq!(negotiated("foo"), None);
+        assert_eq!(negotiated("text/html"), None);
+        // Sloppy parameters are tolerated.
+        assert_eq!(negotiated("application/fhir+xml;"), Some(Format::Xml));
+        assert_eq!(
+            negotiated("application/fhir+xml; charset"),
+            Some(Format::Xml)
+        );
+        // q decides; q=0 excludes.
+        assert_eq!(
+            negotiated("application/fhir+json;q=0.5, application/fhir+xml"),
+            Some(Format::Xml)
+        );
+        assert_eq!(negotiated("application/fhir+xml;q=0"), None);
+        assert_eq!(negotiated(""), Some(Format::Json));
+    }
 }

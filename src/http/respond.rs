@@ -79,5 +79,5 @@ pub fn error(err: &Error, format: Format) -> HttpResponse {
 pub fn http_date(last_updated: &str) -> Option<String> {
     let at = crate::registry::instant::parse(last_updated).ok()?;
     let system: std::time::SystemTime = at.into();
-    Some(httpdate::fmt_http_date(system))
+    Some(header::HttpDate::from(system).to_string())
 }

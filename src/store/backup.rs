@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::backup::{Backup, StepResult};
+use rusqlite::backup::Backup;
 use rusqlite::{Connection, OpenFlags};
 
 use super::StoreError;
@@ -35,17 +35,11 @@ pub fn backup(db: &Path, dest: &Path) -> Result<BackupReport, StoreError> {
         let backup = Backup::new(&src, &mut dst)?;
         // All pages in one step: one read transaction, so the copy is a single consistent
         // snapshot and never restarts because the server wrote meanwhile (WAL lets the
-        // server go on writing while we read).
-        loop {
-            match backup.step(-1)? {
-                StepResult::Done => break,
-                StepResult::More => {}
-                StepResult::Busy | StepResult::Locked => {
-                    std::thread::sleep(Duration::from_millis(50))
-                }
-                _ => std::thread::sleep(Duration::from_millis(50)),
-            }
-        }
+        // server go on writing while we read). `run_to_completion` refuses -1 ("all pages");
+        // c_int::MAX pages (8 TiB at the default 4 KiB page) is the whole file for any
+        // database this registry will hold, so the first step is the whole copy, as with -1.
+        // A busy or locked source is retried every 50 ms.
+        backup.run_to_completion(std::ffi::c_int::MAX, Duration::from_millis(50), None)?;
     }
     let check: String = dst.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
     if check != "ok" {
