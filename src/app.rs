@@ -8,18 +8,15 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
+use anyhow::Context as _;
 
-use crate::auth::{AuthSettings, Verifier};
+use crate::auth::{AuthSettings, KeyError, Verifier};
 use crate::config::{self, Expiry, Settings};
 use crate::http::caller::PeerCertificate;
 use crate::http::{self, access_log, AppState};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::{expiry, pki, tls};
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StartError(pub String);
 
 pub struct Application {
     addr: std::net::SocketAddr,
@@ -33,38 +30,35 @@ pub struct Application {
 }
 
 impl Application {
-    pub fn build(settings: &Settings) -> Result<Application, StartError> {
+    /// Everything start-up needs; the error names the setting (and file) at fault, its chain
+    /// says why (print it with `{:#}`).
+    pub fn build(settings: &Settings) -> anyhow::Result<Application> {
         tls::install_crypto_provider();
         if settings.tls.enabled && settings.tls.generate_dev_pki {
             let dir = settings.dev_pki_dir();
-            let (_, created) = pki::ensure(&dir).map_err(|e| {
-                StartError(format!(
-                    "tls.generate_dev_pki: cannot create {}: {e}",
-                    dir.display()
-                ))
+            let (_, created) = pki::ensure(&dir).with_context(|| {
+                format!("tls.generate_dev_pki: cannot create {}", dir.display())
             })?;
             if created {
                 log::info!("created a development PKI in {}", dir.display());
             }
         }
-        let verifier = Verifier::new(&auth_settings(settings)?)
-            .map_err(|e| StartError(format!("auth: {e}")))?;
-        let metrics = Arc::new(
-            Metrics::new(&settings.database.path)
-                .map_err(|e| StartError(format!("metrics: {e}")))?,
-        );
-        let store = Store::open(&settings.database, metrics.clone()).map_err(|e| {
-            StartError(format!(
-                "database.path {}: {e}",
-                settings.database.path.display()
-            ))
+        let verifier = Verifier::new(&auth_settings(settings)?).map_err(|e| {
+            match key_setting(&settings.auth, &e) {
+                Some(setting) => anyhow::Error::new(e).context(setting),
+                None => e.into(),
+            }
         })?;
+        let metrics = Arc::new(Metrics::new(&settings.database.path).context("metrics")?);
+        let db = &settings.database.path;
+        let store = Store::open(&settings.database, metrics.clone())
+            .with_context(|| format!("database.path {}", db.display()))?;
 
-        let listener = bind(&settings.server.listen)
-            .map_err(|e| StartError(format!("server.listen {}: {e}", settings.server.listen)))?;
+        let listen = &settings.server.listen;
+        let listener = bind(listen).with_context(|| format!("server.listen {listen}"))?;
         let addr = listener
             .local_addr()
-            .map_err(|e| StartError(e.to_string()))?;
+            .with_context(|| format!("server.listen {listen}"))?;
         let scheme = if settings.tls.enabled {
             "https"
         } else {
@@ -130,13 +124,11 @@ impl Application {
         let mut crl_reload = None;
         let server = if settings.tls.enabled {
             let t = &settings.tls;
-            let verifier = tls::client_verifier(&t.client_ca, &t.client_crls)
-                .map_err(|e| StartError(format!("tls: {e}")))?;
+            let verifier = tls::client_verifier(&t.client_ca, &t.client_crls).map_err(tls_error)?;
             let poll = (t.client_crls_poll_seconds > 0)
                 .then(|| std::time::Duration::from_secs(t.client_crls_poll_seconds));
             crl_reload = Some((verifier.clone(), poll));
-            let config = tls::server_config(&t.cert, &t.key, verifier)
-                .map_err(|e| StartError(format!("tls: {e}")))?;
+            let config = tls::server_config(&t.cert, &t.key, verifier).map_err(tls_error)?;
             server.listen_rustls_0_23(listener, config)
         } else {
             log::warn!(
@@ -145,7 +137,7 @@ impl Application {
             );
             server.listen(listener)
         }
-        .map_err(|e| StartError(format!("server.listen: {e}")))?
+        .with_context(|| format!("server.listen {listen}"))?
         .run();
         Ok(Application {
             addr,
@@ -223,21 +215,57 @@ fn bind(listen: &str) -> std::io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-fn read_file(key: &str, path: &Path) -> Result<Vec<u8>, StartError> {
-    std::fs::read(path).map_err(|e| StartError(format!("{key} {}: {e}", path.display())))
+/// The setting a TLS error is about, as context, when the error does not name it itself.
+fn tls_error(e: tls::TlsError) -> anyhow::Error {
+    use tls::{TlsError, TlsFile};
+    let setting = match &e {
+        TlsError::File { file, .. } => match file {
+            TlsFile::ServerCertificate => "tls.cert",
+            TlsFile::ServerKey => "tls.key",
+            TlsFile::ClientCa => "tls.client_ca",
+        },
+        TlsError::KeyPair { .. } => "tls.cert and tls.key",
+        // These name tls.client_crls themselves.
+        TlsError::Crl { .. } | TlsError::Crls(_) | TlsError::Versions(_) => return e.into(),
+    };
+    anyhow::Error::new(e).context(setting)
 }
 
-fn auth_settings(settings: &Settings) -> Result<AuthSettings, StartError> {
+/// The setting and file a key error is about (`auth.public_keys[0] /etc/keys/a.pem`), as
+/// context; `Verifier::new` only sees the files' contents.
+fn key_setting(auth: &config::Auth, e: &KeyError) -> Option<String> {
+    let (key, path) = match e {
+        KeyError::PublicKey { index, .. } => (
+            format!("auth.public_keys[{index}]"),
+            auth.public_keys.get(*index)?,
+        ),
+        KeyError::Jwks(_) | KeyError::JwksKey { .. } | KeyError::NoUsableJwksKey => {
+            ("auth.jwks_file".to_string(), &auth.jwks_file)
+        }
+        KeyError::EmptySecret => (
+            "auth.hs256_secret_file".to_string(),
+            &auth.hs256_secret_file,
+        ),
+        KeyError::EmptyAudience | KeyError::NoKeys => return None,
+    };
+    Some(format!("{key} {}", path.display()))
+}
+
+fn read_file(key: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("{key} {}", path.display()))
+}
+
+fn auth_settings(settings: &Settings) -> anyhow::Result<AuthSettings> {
     let a = &settings.auth;
     let hs256_secret = if a.hs256_secret_file.as_os_str().is_empty() {
         None
     } else if a.hs256_secret_file.is_file() {
         Some(read_file("auth.hs256_secret_file", &a.hs256_secret_file)?)
     } else {
-        return Err(StartError(format!(
+        anyhow::bail!(
             "auth.hs256_secret_file {} does not exist (set it to \"\" to accept no HS256 tokens)",
             a.hs256_secret_file.display()
-        )));
+        );
     };
     let public_key_pems = a
         .public_keys

@@ -224,9 +224,10 @@ impl Server {
             if (min..=max).contains(&value) {
                 Ok(())
             } else {
-                Err(ConfigError(format!(
-                    "server.{key}: must be between {min} and {max} (got {value})"
-                )))
+                Err(ConfigError::invalid(
+                    format!("server.{key}"),
+                    format!("must be between {min} and {max} (got {value})"),
+                ))
             }
         };
         range(
@@ -246,10 +247,13 @@ impl Server {
         range("max_connections", self.max_connections as u64, 1, 1_000_000)?;
         range("keep_alive_seconds", self.keep_alive_seconds, 0, 3600)?;
         if self.max_handshakes > self.max_connections {
-            return Err(ConfigError(format!(
-                "server.max_handshakes: must not exceed server.max_connections ({})",
-                self.max_connections
-            )));
+            return Err(ConfigError::invalid(
+                "server.max_handshakes",
+                format!(
+                    "must not exceed server.max_connections ({})",
+                    self.max_connections
+                ),
+            ));
         }
         Ok(())
     }
@@ -261,10 +265,29 @@ impl Server {
     }
 }
 
-/// Why configuration could not be used; the message names the key.
+/// Why configuration could not be used; the message names the key (or the file).
 #[derive(Debug, thiserror::Error)]
-#[error("configuration: {0}")]
-pub struct ConfigError(pub String);
+pub enum ConfigError {
+    /// `--config` names a file that is not there.
+    #[error("configuration: config file {} does not exist", .0.display())]
+    MissingFile(PathBuf),
+    /// The file or the environment does not fit the settings (unknown key, wrong type, bad
+    /// TOML). figment's error, the source, names the key and where its value came from.
+    #[error("configuration")]
+    Extract(#[source] Box<figment::Error>),
+    /// A value figment accepted but the registry cannot use.
+    #[error("configuration: {key}: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+impl ConfigError {
+    fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
 
 impl Settings {
     /// Loads settings. `file`: an explicit `--config` (must exist); `None` reads `./config.toml`
@@ -274,10 +297,7 @@ impl Settings {
         match file {
             Some(path) => {
                 if !path.is_file() {
-                    return Err(ConfigError(format!(
-                        "config file {} does not exist",
-                        path.display()
-                    )));
+                    return Err(ConfigError::MissingFile(path.to_path_buf()));
                 }
                 figment = figment.merge(Toml::file_exact(path));
             }
@@ -287,17 +307,16 @@ impl Settings {
             None => {}
         }
         figment = figment.merge(Env::prefixed("REGISTRY_").split("__"));
-        let settings: Settings = figment.extract().map_err(|e| {
-            // figment's error names the key and where its value came from.
-            ConfigError(e.to_string())
-        })?;
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Extract(Box::new(e)))?;
         settings.validate()?;
         Ok(settings)
     }
 
     /// Checks values figment cannot: addresses, URLs, ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
+        let bad = |key: &str, why: String| Err(ConfigError::invalid(key, why));
         self.server.validate()?;
         if self.server.listen.parse::<SocketAddr>().is_err() {
             return bad(

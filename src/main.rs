@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use appointment_registry::app::Application;
 use appointment_registry::config::Settings;
 use appointment_registry::expiry::{self, Cutoffs};
@@ -94,11 +95,31 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("appointment-registry: {message}");
+        Err(e) => {
+            eprintln!("appointment-registry: {}", chain(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, outermost first (the setting and file, then why), joined by ": "
+/// like anyhow's `{:#}`; a cause already written out by the message above it is left out (some
+/// errors, rusqlite's for one, print their source in their own message too).
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut above = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if above.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+        above = text;
+    }
+    out
 }
 
 /// Logging at `[log] level`, unless RUST_LOG says otherwise.
@@ -107,16 +128,16 @@ fn init_logging(level: &str) {
 }
 
 /// Loads the configuration and starts logging at its level.
-fn load(config: Option<&Path>) -> Result<Settings, String> {
-    let settings = Settings::load(config).map_err(|e| e.to_string())?;
+fn load(config: Option<&Path>) -> anyhow::Result<Settings> {
+    let settings = Settings::load(config)?;
     init_logging(&settings.log.level);
     Ok(settings)
 }
 
-fn serve(config: Option<&Path>) -> Result<(), String> {
+fn serve(config: Option<&Path>) -> anyhow::Result<()> {
     let settings = load(config)?;
     actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(&settings).map_err(|e| e.to_string())?;
+        let app = Application::build(&settings)?;
         log::info!(
             "Appointment Registry listening on {} (base URL {})",
             app.local_addr(),
@@ -125,7 +146,7 @@ fn serve(config: Option<&Path>) -> Result<(), String> {
         if let Some(hint) = curl_hint(&settings, app.base_url()) {
             log::info!("try it:\n{hint}");
         }
-        app.run_until_stopped().await.map_err(|e| e.to_string())
+        app.run_until_stopped().await.context("serving")
     })
 }
 
@@ -163,9 +184,9 @@ fn curl_hint(settings: &Settings, base_url: &str) -> Option<String> {
     ))
 }
 
-fn dev_certs(out: &Path) -> Result<(), String> {
+fn dev_certs(out: &Path) -> anyhow::Result<()> {
     init_logging("warn");
-    let paths = pki::generate(out).map_err(|e| e.to_string())?;
+    let paths = pki::generate(out)?;
     println!("wrote a development PKI to {}:", paths.dir.display());
     for p in [
         &paths.ca_cert,
@@ -182,19 +203,19 @@ fn dev_certs(out: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn dev_token(config: Option<&Path>, scope: &str, org: &str, ttl: u64) -> Result<(), String> {
+fn dev_token(config: Option<&Path>, scope: &str, org: &str, ttl: u64) -> anyhow::Result<()> {
     let settings = load(config)?;
     let max = settings.auth.max_token_lifetime_seconds;
     if ttl > max {
-        return Err(format!(
+        anyhow::bail!(
             "--ttl {ttl} is longer than auth.max_token_lifetime_seconds ({max}): the server \
              would refuse the token; use --ttl {max} or less, or raise that setting"
-        ));
+        );
     }
     let path = &settings.auth.hs256_secret_file;
-    let secret = std::fs::read(path).map_err(|e| {
+    let secret = std::fs::read(path).with_context(|| {
         format!(
-            "auth.hs256_secret_file {}: {e} (start the server once, or run dev-certs, to create it)",
+            "auth.hs256_secret_file {} (start the server once, or run dev-certs, to create it)",
             path.display()
         )
     })?;
@@ -206,15 +227,15 @@ fn dev_token(config: Option<&Path>, scope: &str, org: &str, ttl: u64) -> Result<
     Ok(())
 }
 
-fn check_config(config: Option<&Path>) -> Result<(), String> {
+fn check_config(config: Option<&Path>) -> anyhow::Result<()> {
     init_logging("warn");
-    let settings = Settings::load(config).map_err(|e| e.to_string())?;
+    let settings = Settings::load(config)?;
     print!("{}", settings.describe());
     println!("# configuration is valid");
     Ok(())
 }
 
-fn expire(config: Option<&Path>, dry_run: bool) -> Result<(), String> {
+fn expire(config: Option<&Path>, dry_run: bool) -> anyhow::Result<()> {
     let settings = load(config)?;
     let cutoffs = Cutoffs::at(time::OffsetDateTime::now_utc(), &settings.expiry);
     let describe = |c: &Option<String>| c.clone().unwrap_or_else(|| "(rule off)".into());
@@ -224,19 +245,17 @@ fn expire(config: Option<&Path>, dry_run: bool) -> Result<(), String> {
     if dry_run {
         let conn =
             rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .map_err(|e| format!("database.path {}: {e}", db.display()))?;
+                .with_context(|| format!("database.path {}", db.display()))?;
         let n = appointment_registry::store::expiry::count(
             &conn,
             cutoffs.created_before.as_deref(),
             cutoffs.start_before.as_deref(),
         )
-        .map_err(|e| e.to_string())?;
+        .with_context(|| format!("counting what expires in {}", db.display()))?;
         println!("would delete {n} appointment(s) (dry run: nothing deleted)");
         return Ok(());
     }
-    let metrics = std::sync::Arc::new(Metrics::new(db).map_err(|e| e.to_string())?);
-    let store = Store::open(&settings.database, metrics)
-        .map_err(|e| format!("database.path {}: {e}", db.display()))?;
+    let store = open_store(&settings)?;
     let run = actix_web::rt::System::new()
         .block_on(expiry::run_pass(
             &store,
@@ -246,7 +265,7 @@ fn expire(config: Option<&Path>, dry_run: bool) -> Result<(), String> {
             None,
             false,
         ))
-        .map_err(|e| e.to_string())?;
+        .with_context(|| format!("expiry pass on {}", db.display()))?;
     store.stop();
     println!(
         "deleted {} appointment(s) in {} ms",
@@ -255,10 +274,16 @@ fn expire(config: Option<&Path>, dry_run: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn backup(config: Option<&Path>, dest: &Path) -> Result<(), String> {
+fn backup(config: Option<&Path>, dest: &Path) -> anyhow::Result<()> {
     let settings = load(config)?;
-    let report = appointment_registry::store::backup::backup(&settings.database.path, dest)
-        .map_err(|e| e.to_string())?;
+    let db = &settings.database.path;
+    let report = appointment_registry::store::backup::backup(db, dest).with_context(|| {
+        format!(
+            "backup of database.path {} to {}",
+            db.display(),
+            dest.display()
+        )
+    })?;
     println!(
         "backed up {} to {}: {} pages, {} appointment(s), integrity ok",
         settings.database.path.display(),
@@ -269,18 +294,16 @@ fn backup(config: Option<&Path>, dest: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn seed(config: Option<&Path>, count: u64, patients: u64, expired: bool) -> Result<(), String> {
+fn seed(config: Option<&Path>, count: u64, patients: u64, expired: bool) -> anyhow::Result<()> {
     let settings = load(config)?;
     let db = &settings.database.path;
-    let metrics = std::sync::Arc::new(Metrics::new(db).map_err(|e| e.to_string())?);
-    let store = Store::open(&settings.database, metrics)
-        .map_err(|e| format!("database.path {}: {e}", db.display()))?;
+    let store = open_store(&settings)?;
     let started = std::time::Instant::now();
     let written = actix_web::rt::System::new()
         .block_on(appointment_registry::seed::seed(
             &store, count, patients, expired,
         ))
-        .map_err(|e| e.to_string())?;
+        .with_context(|| format!("seeding {}", db.display()))?;
     store.stop();
     let secs = started.elapsed().as_secs_f64();
     println!(
@@ -288,4 +311,12 @@ fn seed(config: Option<&Path>, count: u64, patients: u64, expired: bool) -> Resu
         written as f64 / secs
     );
     Ok(())
+}
+
+/// The store of `[database]`, with its writer, for the commands that write.
+fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let db = &settings.database.path;
+    let metrics = std::sync::Arc::new(Metrics::new(db).context("metrics")?);
+    Store::open(&settings.database, metrics)
+        .with_context(|| format!("database.path {}", db.display()))
 }

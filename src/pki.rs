@@ -51,24 +51,29 @@ impl DevPkiPaths {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
-    #[error("dev PKI: cannot write {path}: {source}")]
+    #[error("dev PKI: cannot write {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("dev PKI: cannot read {path}: {source}")]
+    #[error("dev PKI: cannot read {}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("dev PKI: cannot generate the {what}: {reason}")]
-    Generate { what: &'static str, reason: String },
+    #[error("dev PKI: cannot generate the {what}")]
+    Generate {
+        what: &'static str,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
-fn gen_err<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> PkiError {
+fn gen_err<E: std::error::Error + Send + Sync + 'static>(
+    what: &'static str,
+) -> impl FnOnce(E) -> PkiError {
     move |e| PkiError::Generate {
         what,
-        reason: e.to_string(),
+        source: Box::new(e),
     }
 }
 
@@ -217,7 +222,7 @@ pub fn dev_crl(p: &DevPkiPaths, revoked: &[&Path]) -> Result<String, PkiError> {
         })?;
         let bad = || PkiError::Generate {
             what: "CRL",
-            reason: format!("{} is not a PEM certificate", path.display()),
+            source: format!("{} is not a PEM certificate", path.display()).into(),
         };
         let der = rustls_pki_types::pem::PemObject::from_pem_slice(&pem)
             .map(|c: rustls_pki_types::CertificateDer<'static>| c.to_vec())

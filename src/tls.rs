@@ -16,22 +16,61 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 pub use client_verifier::ClientVerifier;
 pub use revocation::watch as watch_crls;
 
+/// Why the TLS files cannot be used. Each names the file; the source says what is wrong with it.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("TLS: {what} file {path}: {reason}")]
+    #[error("TLS: {file} file {}", path.display())]
     File {
-        what: &'static str,
+        file: TlsFile,
         path: PathBuf,
-        reason: String,
+        #[source]
+        source: Cause,
     },
-    #[error("TLS: client CRL file {path} (tls.client_crls[{index}]): {reason}")]
+    /// `tls.client_crls[index]`.
+    #[error("TLS: client CRL file {} (tls.client_crls[{index}])", path.display())]
     Crl {
         index: usize,
         path: PathBuf,
-        reason: String,
+        #[source]
+        source: Cause,
     },
-    #[error("TLS: {0}")]
-    Config(String),
+    /// rustls refused the CRLs as a set (each file was readable and parsed).
+    #[error("TLS: tls.client_crls cannot be used")]
+    Crls(#[source] rustls::server::VerifierBuilderError),
+    #[error(
+        "TLS: server certificate {} and key {} do not form a usable pair",
+        cert.display(),
+        key.display()
+    )]
+    KeyPair {
+        cert: PathBuf,
+        key: PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("TLS: no protocol version is usable")]
+    Versions(#[source] rustls::Error),
+}
+
+/// What went wrong with a file: an I/O or parse error, or what we found in it.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// The TLS files the registry reads (besides the CRLs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsFile {
+    ServerCertificate,
+    ServerKey,
+    ClientCa,
+}
+
+impl std::fmt::Display for TlsFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TlsFile::ServerCertificate => "server certificate",
+            TlsFile::ServerKey => "server private key",
+            TlsFile::ClientCa => "client CA certificate",
+        })
+    }
 }
 
 /// Installs ring as the process-wide rustls crypto provider. Call first thing in `main` and in
@@ -41,21 +80,21 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-fn file_err(what: &'static str, path: &Path, reason: impl ToString) -> TlsError {
+fn file_err(file: TlsFile, path: &Path, source: impl Into<Cause>) -> TlsError {
     TlsError::File {
-        what,
+        file,
         path: path.to_path_buf(),
-        reason: reason.to_string(),
+        source: source.into(),
     }
 }
 
-fn load_certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+fn load_certs(file: TlsFile, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| file_err(what, path, e))?
+        .map_err(|e| file_err(file, path, e))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| file_err(what, path, e))?;
+        .map_err(|e| file_err(file, path, e))?;
     if certs.is_empty() {
-        return Err(file_err(what, path, "contains no PEM CERTIFICATE block"));
+        return Err(file_err(file, path, "contains no PEM CERTIFICATE block"));
     }
     Ok(certs)
 }
@@ -81,21 +120,19 @@ pub fn server_config(
     client_verifier: Arc<ClientVerifier>,
 ) -> Result<ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let chain = load_certs("server certificate", cert_pem)?;
+    let chain = load_certs(TlsFile::ServerCertificate, cert_pem)?;
     let key = PrivateKeyDer::from_pem_file(key_pem)
-        .map_err(|e| file_err("server private key", key_pem, e))?;
+        .map_err(|e| file_err(TlsFile::ServerKey, key_pem, e))?;
 
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Config(e.to_string()))?
+        .map_err(TlsError::Versions)?
         .with_client_cert_verifier(client_verifier)
         .with_single_cert(chain, key)
-        .map_err(|e| {
-            TlsError::Config(format!(
-                "server certificate {} and key {} do not form a usable pair: {e}",
-                cert_pem.display(),
-                key_pem.display()
-            ))
+        .map_err(|source| TlsError::KeyPair {
+            cert: cert_pem.to_path_buf(),
+            key: key_pem.to_path_buf(),
+            source,
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     // No session resumption: a resumed handshake skips the client-certificate verifier, so a

@@ -120,36 +120,50 @@ fn mutual_tls_accepts_only_certificates_from_the_configured_ca() {
     fs::remove_dir_all(&foreign.dir).unwrap();
 }
 
+/// The error with its causes, as start-up prints it.
+fn chain(e: TlsError) -> String {
+    format!("{:#}", anyhow::Error::new(e))
+}
+
 #[test]
 fn configuration_errors_name_the_file() {
     let dev = temp_pki("errors");
     let verifier = || client_verifier(&dev.ca_cert, &[]).unwrap();
     let missing = dev.dir.join("missing.crt");
     let e = server_config(&missing, &dev.server_key, verifier())
-        .unwrap_err()
-        .to_string();
+        .map_err(chain)
+        .unwrap_err();
     assert!(
         e.contains("missing.crt") && e.contains("server certificate"),
         "{e}"
     );
     // A certificate where the key should be.
     let e = server_config(&dev.server_cert, &dev.server_cert, verifier())
-        .unwrap_err()
-        .to_string();
+        .map_err(chain)
+        .unwrap_err();
     assert!(e.contains("server.crt") && e.contains("private key"), "{e}");
     // A key that does not belong to the certificate.
     let e = server_config(&dev.server_cert, &dev.client_key, verifier())
-        .unwrap_err()
-        .to_string();
+        .map_err(chain)
+        .unwrap_err();
     assert!(e.contains("server.crt") && e.contains("client.key"), "{e}");
-    let e = client_verifier(&dev.jwt_secret, &[])
-        .unwrap_err()
-        .to_string();
+    let e = client_verifier(&dev.jwt_secret, &[]).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TlsError::File {
+                file: TlsFile::ClientCa,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let e = chain(e);
     assert!(e.contains("jwt-secret") && e.contains("client CA"), "{e}");
     // CRL files: the message names the key and the file.
     let e = client_verifier(&dev.ca_cert, &[dev.ca_cert.clone(), missing.clone()])
-        .unwrap_err()
-        .to_string();
+        .map_err(chain)
+        .unwrap_err();
     assert!(
         e.contains("tls.client_crls[0]") && e.contains("ca.crt") && e.contains("no CRL"),
         "{e}"
@@ -157,15 +171,15 @@ fn configuration_errors_name_the_file() {
     let garbage = dev.dir.join("garbage.crl");
     fs::write(&garbage, b"0garbage").unwrap();
     let e = client_verifier(&dev.ca_cert, std::slice::from_ref(&garbage))
-        .unwrap_err()
-        .to_string();
+        .map_err(chain)
+        .unwrap_err();
     assert!(
         e.contains("tls.client_crls[0]") && e.contains("garbage.crl"),
         "{e}"
     );
-    let e = client_verifier(&dev.ca_cert, &[missing])
-        .unwrap_err()
-        .to_string();
+    let e = client_verifier(&dev.ca_cert, &[missing]).unwrap_err();
+    assert!(matches!(e, TlsError::Crl { index: 0, .. }), "{e:?}");
+    let e = chain(e);
     assert!(
         e.contains("tls.client_crls[0]") && e.contains("missing.crt"),
         "{e}"
@@ -208,7 +222,7 @@ fn revoked_client_certificates_are_refused_and_a_bad_reload_keeps_the_crls() {
     )
     .unwrap();
     assert!(verifier.crls_changed());
-    let e = verifier.reload().unwrap_err().to_string();
+    let e = chain(verifier.reload().unwrap_err());
     assert!(
         e.contains("tls.client_crls[0]") && e.contains("client.crl"),
         "{e}"

@@ -15,7 +15,7 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
 use serde_json::Value;
 
 use super::jwt::{ParsedToken, TokenAlg};
-use super::AuthError;
+use super::{AuthError, KeyError};
 
 /// The algorithms a token may be signed with, for messages.
 pub(crate) const ACCEPTED_ALGORITHMS: &str =
@@ -76,23 +76,20 @@ fn ec_curve(point: &[u8]) -> Option<Curve> {
     }
 }
 
-fn load_pem(index: usize, pem: &[u8]) -> Result<Entry, String> {
-    let name = format!("auth: public key #{}", index + 1);
-    let label = pem_label(pem).ok_or_else(|| format!("{name} is not PEM text"))?;
+fn load_pem(index: usize, pem: &[u8]) -> Result<Entry, KeyError> {
+    let bad = |problem: String| KeyError::PublicKey { index, problem };
+    let label = pem_label(pem).ok_or_else(|| bad("is not PEM text".into()))?;
     match label.as_str() {
         "PUBLIC KEY" | "RSA PUBLIC KEY" => {}
         l if l.contains("PRIVATE KEY") => {
-            return Err(format!(
-                "{name} is a private key; configure the public key only"
-            ))
+            return Err(bad("is a private key; configure the public key only".into()))
         }
         "CERTIFICATE" => {
-            return Err(format!(
-                "{name} is a certificate; configure its public key \
+            return Err(bad("is a certificate; configure its public key \
                  (openssl x509 -pubkey -noout -in cert.pem)"
-            ))
+                .into()))
         }
-        other => return Err(format!("{name} has unsupported PEM type \"{other}\"")),
+        other => return Err(bad(format!("has unsupported PEM type \"{other}\""))),
     }
     if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
         return Ok(Entry {
@@ -104,19 +101,19 @@ fn load_pem(index: usize, pem: &[u8]) -> Result<Entry, String> {
         });
     }
     let key = DecodingKey::from_ec_pem(pem)
-        .map_err(|_| format!("{name} is neither an RSA nor an EC public key"))?;
+        .map_err(|_| bad("is neither an RSA nor an EC public key".into()))?;
     let point = key
         .try_get_as_bytes()
-        .map_err(|_| format!("{name}: unreadable EC key"))?;
+        .map_err(|_| bad("is an unreadable EC key".into()))?;
     let curve = match ec_curve(point) {
         Some(Curve::P256) => Curve::P256,
         Some(Curve::P384) => {
-            return Err(format!(
-                "{name} is a P-384 key, for ES384 tokens, which are not accepted \
+            return Err(bad(format!(
+                "is a P-384 key, for ES384 tokens, which are not accepted \
                  (accepted: {ACCEPTED_ALGORITHMS})"
-            ))
+            )))
         }
-        None => return Err(format!("{name} is on an unsupported curve (use P-256)")),
+        None => return Err(bad("is on an unsupported curve (use P-256)".into())),
     };
     Ok(Entry {
         key,
@@ -127,14 +124,16 @@ fn load_pem(index: usize, pem: &[u8]) -> Result<Entry, String> {
     })
 }
 
-fn load_jwks(json: &[u8]) -> Result<Vec<Entry>, String> {
-    let set: JwkSet = serde_json::from_slice(json)
-        .map_err(|e| format!("auth: the JWKS is not a valid JWK set: {e}"))?;
+fn load_jwks(json: &[u8]) -> Result<Vec<Entry>, KeyError> {
+    let set: JwkSet = serde_json::from_slice(json).map_err(KeyError::Jwks)?;
     let mut out = Vec::new();
     for (i, jwk) in set.keys.iter().enumerate() {
-        let name = match &jwk.common.key_id {
-            Some(kid) => format!("auth: JWKS key \"{kid}\""),
-            None => format!("auth: JWKS key #{}", i + 1),
+        let bad = |problem: String| KeyError::JwksKey {
+            key: match &jwk.common.key_id {
+                Some(kid) => format!("\"{kid}\""),
+                None => format!("#{}", i + 1),
+            },
+            problem,
         };
         if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
             continue; // encryption keys have no business verifying signatures
@@ -152,7 +151,7 @@ fn load_jwks(json: &[u8]) -> Result<Vec<Entry>, String> {
         let (key, family, curve) = match &jwk.algorithm {
             AlgorithmParameters::RSA(p) => {
                 let key = DecodingKey::from_rsa_components(&p.n, &p.e)
-                    .map_err(|_| format!("{name}: invalid RSA modulus or exponent"))?;
+                    .map_err(|_| bad("has an invalid RSA modulus or exponent".into()))?;
                 (key, AlgorithmFamily::Rsa, None)
             }
             AlgorithmParameters::EllipticCurve(p) => {
@@ -160,23 +159,24 @@ fn load_jwks(json: &[u8]) -> Result<Vec<Entry>, String> {
                     EllipticCurve::P256 => Curve::P256,
                     // For ES384, not accepted; skipped like the other unusable keys.
                     EllipticCurve::P384 => continue,
-                    _ => return Err(format!("{name}: unsupported curve (use P-256)")),
+                    _ => return Err(bad("is on an unsupported curve (use P-256)".into())),
                 };
                 let key = DecodingKey::from_ec_components(&p.x, &p.y)
-                    .map_err(|_| format!("{name}: invalid EC coordinates"))?;
+                    .map_err(|_| bad("has invalid EC coordinates".into()))?;
                 (key, AlgorithmFamily::Ec, Some(curve))
             }
             AlgorithmParameters::OctetKey(_) => {
-                return Err(format!(
-                    "{name} is a symmetric (oct) key; HMAC tokens are only checked against \
+                return Err(bad(
+                    "is a symmetric (oct) key; HMAC tokens are only checked against \
                      the configured HS256 secret"
+                        .into(),
                 ))
             }
             // Ed25519 and unknown key types are not used by the registry; skip them.
             _ => continue,
         };
         if alg.is_some_and(|a| a.family() != family) {
-            return Err(format!("{name}: its \"alg\" does not match its key type"));
+            return Err(bad("has an \"alg\" that does not match its key type".into()));
         }
         out.push(Entry {
             key,
@@ -194,9 +194,9 @@ impl KeyRing {
         secret: Option<&[u8]>,
         pems: &[Vec<u8>],
         jwks: Option<&[u8]>,
-    ) -> Result<KeyRing, String> {
+    ) -> Result<KeyRing, KeyError> {
         let secret = match secret {
-            Some([]) => return Err("auth: the HS256 secret is empty".to_string()),
+            Some([]) => return Err(KeyError::EmptySecret),
             Some(s) => Some(DecodingKey::from_secret(s)),
             None => None,
         };
@@ -208,10 +208,7 @@ impl KeyRing {
         if let Some(json) = jwks {
             let jwk_entries = load_jwks(json)?;
             if jwk_entries.is_empty() {
-                return Err(format!(
-                    "auth: the JWKS holds no usable signing key (RSA, or EC P-256; accepted: \
-                     {ACCEPTED_ALGORITHMS})"
-                ));
+                return Err(KeyError::NoUsableJwksKey);
             }
             entries.extend(jwk_entries);
         }

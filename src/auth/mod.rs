@@ -92,6 +92,35 @@ pub enum AuthError {
     InsufficientScope(String),
 }
 
+/// Why `Verifier::new` cannot use the configured keys. The variants say which setting is at
+/// fault (the caller knows which file it read it from); the message names the key and why.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("auth: the expected token audience is empty")]
+    EmptyAudience,
+    #[error(
+        "auth: no HS256 secret, public key or JWKS is configured, and unsigned tokens are not \
+         allowed, so no token could ever be accepted"
+    )]
+    NoKeys,
+    #[error("auth: the HS256 secret is empty")]
+    EmptySecret,
+    /// `public_key_pems[index]`.
+    #[error("auth: public key #{} {problem}", .index + 1)]
+    PublicKey { index: usize, problem: String },
+    #[error("auth: the JWKS is not a valid JWK set")]
+    Jwks(#[source] serde_json::Error),
+    /// A key of the JWKS: `"kid"` when it has one, else `#n` (from 1).
+    #[error("auth: JWKS key {key} {problem}")]
+    JwksKey { key: String, problem: String },
+    #[error(
+        "auth: the JWKS holds no usable signing key (RSA, or EC P-256; accepted: \
+         {})",
+        keys::ACCEPTED_ALGORITHMS
+    )]
+    NoUsableJwksKey,
+}
+
 impl AuthError {
     /// True when the header itself is absent or unusable (Spine code `MISSING_OR_INVALID_HEADER`
     /// rather than `ACCESS_DENIED`).
@@ -131,9 +160,9 @@ const VERIFIED_CAPACITY: usize = 4096;
 
 impl Verifier {
     /// Parses the configured keys; the error names the key that is wrong and why.
-    pub fn new(s: &AuthSettings) -> Result<Verifier, String> {
+    pub fn new(s: &AuthSettings) -> Result<Verifier, KeyError> {
         if s.audience.trim().is_empty() {
-            return Err("auth: the expected token audience is empty".to_string());
+            return Err(KeyError::EmptyAudience);
         }
         let keys = keys::KeyRing::load(
             s.hs256_secret.as_deref(),
@@ -141,11 +170,7 @@ impl Verifier {
             s.jwks_json.as_deref(),
         )?;
         if keys.is_empty() && !s.allow_unsigned {
-            return Err(
-                "auth: no HS256 secret, public key or JWKS is configured, and unsigned \
-                        tokens are not allowed, so no token could ever be accepted"
-                    .to_string(),
-            );
+            return Err(KeyError::NoKeys);
         }
         Ok(Verifier {
             keys,

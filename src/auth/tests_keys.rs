@@ -102,7 +102,8 @@ fn jwks_keys_for_algorithms_not_accepted_are_skipped() {
         ..settings()
     })
     .unwrap_err();
-    assert!(e.contains("no usable signing key"), "{e}");
+    assert!(matches!(e, KeyError::NoUsableJwksKey), "{e:?}");
+    assert!(e.to_string().contains("no usable signing key"), "{e}");
     let mut keys = only_unusable["keys"].as_array().unwrap().clone();
     keys.push(jwk_ec("k1", &kp256));
     let s = AuthSettings {
@@ -120,7 +121,7 @@ fn jwks_keys_for_algorithms_not_accepted_are_skipped() {
 
 #[test]
 fn bad_configuration_is_reported() {
-    let err = |s: AuthSettings| Verifier::new(&s).unwrap_err();
+    let err = |s: AuthSettings| Verifier::new(&s).unwrap_err().to_string();
     let base = AuthSettings {
         hs256_secret: None,
         ..settings()
@@ -140,6 +141,17 @@ fn bad_configuration_is_reported() {
         ..base.clone()
     })
     .contains("JWKS"));
+    // The JSON error is the source: the chain says where the document breaks.
+    let e = Verifier::new(&AuthSettings {
+        jwks_json: Some(b"{".to_vec()),
+        ..base.clone()
+    })
+    .unwrap_err();
+    let source = std::error::Error::source(&e).map(ToString::to_string);
+    assert!(
+        matches!(e, KeyError::Jwks(_)) && source.is_some_and(|s| s.contains("EOF")),
+        "{e:?}"
+    );
     let oct = json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]});
     assert!(err(AuthSettings {
         jwks_json: Some(serde_json::to_vec(&oct).unwrap()),

@@ -21,7 +21,7 @@ use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, Error, 
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
 
 use super::revocation::{self, FileStamp};
-use super::TlsError;
+use super::{TlsError, TlsFile};
 use crate::log_escape::escape;
 
 /// Client-certificate verifier with reloadable CRLs and the purpose check webpki leaves out.
@@ -86,19 +86,17 @@ impl ClientVerifier {
         crl_files: &[PathBuf],
         provider: Arc<CryptoProvider>,
     ) -> Result<ClientVerifier, TlsError> {
-        let what = "client CA certificate";
+        let file = TlsFile::ClientCa;
         let mut roots = RootCertStore::empty();
-        for ca in super::load_certs(what, client_ca_pem)? {
+        for ca in super::load_certs(file, client_ca_pem)? {
             roots
                 .add(ca)
-                .map_err(|e| super::file_err(what, client_ca_pem, e))?;
+                .map_err(|e| super::file_err(file, client_ca_pem, e))?;
         }
         let roots = Arc::new(roots);
         let (stamps, crls) = revocation::load(crl_files);
-        let webpki = build_webpki(&roots, &provider, crls?).map_err(|e| {
-            // The CAs were fine above, so this is about the CRLs.
-            TlsError::Config(format!("tls.client_crls: {e}"))
-        })?;
+        // The CAs were fine above, so an error here is about the CRLs.
+        let webpki = build_webpki(&roots, &provider, crls?).map_err(TlsError::Crls)?;
         Ok(ClientVerifier {
             hints: webpki.root_hint_subjects().to_vec(),
             roots,
@@ -141,7 +139,7 @@ impl ClientVerifier {
             }
             Err(e) => {
                 self.write_current(|c| c.stamps = stamps);
-                Err(TlsError::Config(format!("tls.client_crls: {e}")))
+                Err(TlsError::Crls(e))
             }
         }
     }

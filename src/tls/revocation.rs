@@ -13,7 +13,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateRevocationListDer;
 
 use super::client_verifier::ClientVerifier;
-use super::TlsError;
+use super::{Cause, TlsError};
 
 /// What a file looked like: any write, replacement (rename over it) or `touch` changes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,13 +42,17 @@ pub(crate) fn stamps(files: &[PathBuf]) -> Vec<Option<FileStamp>> {
     files.iter().map(|f| stamp(f)).collect()
 }
 
-fn crl_err(index: usize, path: &Path, reason: impl ToString) -> TlsError {
+fn crl_err(index: usize, path: &Path, source: impl Into<Cause>) -> TlsError {
     TlsError::Crl {
         index,
         path: path.to_path_buf(),
-        reason: reason.to_string(),
+        source: source.into(),
     }
 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("is not a valid certificate revocation list")]
+struct NotACrl(#[source] x509_parser::nom::Err<x509_parser::error::X509Error>);
 
 /// The CRLs of one file: PEM (`-----BEGIN X509 CRL-----`, one or more) or a single DER CRL.
 fn read_file(
@@ -72,13 +76,7 @@ fn read_file(
     };
     // Parse each one now, so that a bad file is named (rustls would only say "a CRL is bad").
     for crl in &crls {
-        x509_parser::parse_x509_crl(crl).map_err(|e| {
-            crl_err(
-                index,
-                path,
-                format!("is not a valid certificate revocation list: {e}"),
-            )
-        })?;
+        x509_parser::parse_x509_crl(crl).map_err(|e| crl_err(index, path, NotACrl(e)))?;
     }
     Ok(crls)
 }
@@ -112,7 +110,8 @@ async fn reload(verifier: &Arc<ClientVerifier>, trigger: &str) {
             verifier.crl_files().len()
         ),
         Ok(Err(e)) => log::error!(
-            "TLS: client CRLs NOT reloaded ({trigger}); the previous ones stay in force: {e}"
+            "TLS: client CRLs NOT reloaded ({trigger}); the previous ones stay in force: {:#}",
+            anyhow::Error::new(e)
         ),
         Err(e) => log::error!("TLS: client CRL reload failed ({trigger}): {e}"),
     }

@@ -246,3 +246,59 @@ fn seed_fills_the_database_through_the_writer() {
         .unwrap();
     assert_eq!((rows, patients, versions), (300, 7, 300));
 }
+
+#[test]
+fn start_up_errors_name_the_setting_and_the_file_then_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let out = registry()
+        .args(["dev-certs", "--out"])
+        .arg(&pki)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let bad_crl = dir.path().join("bad.crl");
+    std::fs::write(&bad_crl, "not a CRL").unwrap();
+    let base = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[database]\npath = \"{db}\"\n[tls]\n\
+         generate_dev_pki = false\ncert = \"{p}/server.crt\"\nkey = \"{p}/server.key\"\n\
+         client_ca = \"{p}/ca.crt\"\n",
+        db = dir.path().join("r.db").display(),
+        p = pki.display()
+    );
+    let auth = format!(
+        "[auth]\nhs256_secret_file = \"{}/jwt-secret\"\n",
+        pki.display()
+    );
+    let client_key = pki.join("client.key").display().to_string();
+    for (extra, needles) in [
+        (
+            format!("{auth}public_keys = [\"{client_key}\"]\n"),
+            vec![
+                format!("auth.public_keys[0] {client_key}: "),
+                "is a private key".to_string(),
+            ],
+        ),
+        (
+            format!("client_crls = [\"{}\"]\n{auth}", bad_crl.display()),
+            vec![
+                "tls.client_crls[0]".to_string(),
+                format!("{}", bad_crl.display()),
+                "holds no CRL".to_string(),
+            ],
+        ),
+    ] {
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, format!("{base}{extra}")).unwrap();
+        let out = registry()
+            .args(["serve", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for needle in needles {
+            assert!(stderr.contains(&needle), "no {needle:?} in {stderr}");
+        }
+    }
+}

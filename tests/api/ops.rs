@@ -210,7 +210,8 @@ async fn newer_schema_is_refused_and_older_is_migrated() {
         .unwrap();
     settings.database.path = newer;
     let refused = Application::build(&settings);
-    let message = refused.err().expect("newer schema refused").to_string();
+    // The whole chain, as the binary prints it: the setting, then the store's reason.
+    let message = format!("{:#}", refused.err().expect("newer schema refused"));
     assert!(
         message.contains("99") && message.contains("newer"),
         "{message}"
