@@ -152,5 +152,4 @@ pub fn certificate_subject(der: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
-#[path = "tls_tests.rs"]
 mod tests;

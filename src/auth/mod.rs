@@ -10,10 +10,6 @@ mod scope;
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_claims;
-#[cfg(test)]
-mod tests_keys;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -1,4 +1,5 @@
-//! Signature, algorithm and header tests. Claim and scope tests are in `tests_claims.rs`.
+//! Signature, algorithm and header tests, and the helpers the others share. Claim and scope
+//! tests are in `tests/claims.rs`, key-loading tests in `tests/keys.rs`.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -6,6 +7,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
 use super::*;
+
+mod claims;
+mod keys;
 
 pub(super) const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 pub(super) const AUD: &str = "https://registry.test/fhir";

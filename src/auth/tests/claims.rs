@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
-use super::tests::{check, claims, hs, now, settings, AUD};
-use super::*;
+use super::{check, claims, hs, now, settings, AUD};
+use crate::auth::*;
 
 fn invalid(r: Result<Caller, AuthError>, words: &str) {
     match r {

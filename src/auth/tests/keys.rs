@@ -5,8 +5,8 @@ use base64::Engine;
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 
-use super::tests::{b64, check, claims, ec_pair, invalid, settings, sign, RSA_PRIVATE};
-use super::*;
+use super::{b64, check, claims, ec_pair, invalid, settings, sign, RSA_PRIVATE};
+use crate::auth::*;
 
 #[test]
 fn unknown_or_unsupported_algorithms() {
