@@ -162,10 +162,24 @@ fn lexical_ok(p: Prim, s: &str) -> bool {
     }
 }
 
+/// A character XML 1.0 allows in a document (its `Char` production). Every stored resource
+/// must be servable as XML, so string values are held to it in JSON too.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
 /// Checks a string-form value; pushes issues and returns whether it was fine.
 fn check_text(p: Prim, codes: &[&str], s: &str, path: &str, issues: &mut Vec<Issue>) -> bool {
     if s.is_empty() {
         issues.push(Issue::new(path, "value", "empty values are not allowed"));
+        return false;
+    }
+    if let Some(c) = s.chars().find(|&c| !xml_char(c)) {
+        let msg = format!(
+            "contains the character U+{:04X}, which FHIR XML cannot carry",
+            u32::from(c)
+        );
+        issues.push(Issue::new(path, "value", msg));
         return false;
     }
     if !lexical_ok(p, s) {
@@ -228,6 +242,9 @@ pub fn from_xml(
             if let Ok(i) = s.parse::<i64>() {
                 return Some(Value::from(i));
             }
+            if let Ok(u) = s.parse::<u64>() {
+                return Some(Value::from(u));
+            }
             let n = s.parse::<f64>().ok().and_then(Number::from_f64);
             if n.is_none() {
                 let msg = format!("'{s}' is not a representable decimal");
@@ -243,7 +260,20 @@ pub fn from_xml(
 pub fn to_xml_text(v: &Value) -> Option<String> {
     match v {
         Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::Number(n) => Some(match n.as_f64().filter(|_| n.is_f64()) {
+            // serde_json writes large and small floats with an exponent (`1e+300`), which an
+            // XML decimal may not have; Rust's Display never does. Keep the point so it reads
+            // back as the same float.
+            Some(f) => {
+                let text = f.to_string();
+                if text.contains('.') {
+                    text
+                } else {
+                    text + ".0"
+                }
+            }
+            None => n.to_string(),
+        }),
         Value::String(s) => Some(s.clone()),
         _ => None,
     }
