@@ -164,7 +164,7 @@ fn lexical_ok(p: Prim, s: &str) -> bool {
 
 /// A character XML 1.0 allows in a document (its `Char` production). Every stored resource
 /// must be servable as XML, so string values are held to it in JSON too.
-fn xml_char(c: char) -> bool {
+pub(super) fn xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 

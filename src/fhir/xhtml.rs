@@ -5,7 +5,7 @@ use quick_xml::events::Event;
 use quick_xml::name::{Namespace, ResolveResult};
 use quick_xml::{NsReader, XmlVersion};
 
-use super::Issue;
+use super::{primitive, Issue};
 
 pub const XHTML_NS: &str = "http://www.w3.org/1999/xhtml";
 const PREDEFINED: [&str; 5] = ["amp", "lt", "gt", "quot", "apos"];
@@ -14,6 +14,9 @@ const PREDEFINED: [&str; 5] = ["amp", "lt", "gt", "quot", "apos"];
 pub fn problem(raw: &str) -> Option<String> {
     if !raw.starts_with("<div") {
         return Some("must start with a <div> element".into());
+    }
+    if let Some(c) = raw.chars().find(|&c| !primitive::xml_char(c)) {
+        return Some(not_xml_char(c));
     }
     let mut reader = NsReader::from_str(raw);
     let mut depth = 0usize;
@@ -33,10 +36,14 @@ pub fn problem(raw: &str) -> Option<String> {
                     return Some("root must be a div in the XHTML namespace".into());
                 }
                 for attr in e.attributes() {
-                    let ok =
-                        attr.is_ok_and(|a| a.normalized_value(XmlVersion::Implicit1_0).is_ok());
-                    if !ok {
+                    let value = attr
+                        .ok()
+                        .and_then(|a| a.normalized_value(XmlVersion::Implicit1_0).ok()?.into());
+                    let Some(value) = value else {
                         return Some("malformed attribute or entity reference".into());
+                    };
+                    if let Some(c) = value.chars().find(|&c| !primitive::xml_char(c)) {
+                        return Some(not_xml_char(c));
                     }
                 }
                 if matches!(event, Event::Start(_)) {
@@ -51,6 +58,16 @@ pub fn problem(raw: &str) -> Option<String> {
                 if !char_ref && !PREDEFINED.contains(&name.as_ref()) {
                     return Some(format!("entity reference '&{name};' is not allowed"));
                 }
+                if char_ref {
+                    let code = match name.strip_prefix("#x") {
+                        Some(hex) => u32::from_str_radix(hex, 16),
+                        None => name[1..].parse(),
+                    };
+                    match code.ok().and_then(char::from_u32) {
+                        Some(c) if primitive::xml_char(c) => {}
+                        _ => return Some(format!("'&{name};' is not a character XML allows")),
+                    }
+                }
             }
             Event::Decl(_) | Event::PI(_) => {
                 return Some("declarations and processing instructions are not allowed".into())
@@ -64,6 +81,13 @@ pub fn problem(raw: &str) -> Option<String> {
             return (!at_end).then(|| "content after the closing </div>".into());
         }
     }
+}
+
+fn not_xml_char(c: char) -> String {
+    format!(
+        "contains the character U+{:04X}, which XML cannot carry",
+        u32::from(c)
+    )
 }
 
 pub fn check(raw: &str, path: &str, issues: &mut Vec<Issue>) {

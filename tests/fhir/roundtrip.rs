@@ -133,3 +133,24 @@ fn characters_xml_cannot_carry_are_refused() {
     let fine = r#"{"resourceType":"Appointment","status":"booked","comment":"tab\t, line\n, return\r, é €","participant":[{"status":"accepted"}]}"#;
     assert!(fhir::read_json(fine.as_bytes()).is_ok());
 }
+
+/// Found while fuzzing: narrative XHTML with a character XML 1.0 cannot hold (raw, or as a
+/// character reference in text or an attribute) was accepted and written into XML.
+#[test]
+fn narrative_characters_xml_cannot_carry_are_refused() {
+    let xhtml = r#"<div xmlns=\"http://www.w3.org/1999/xhtml\">"#;
+    for body in ["a\\u0001b", "a&#1;b", "<p title='&#x1F;'>x</p>", "&#xFFFE;"] {
+        let json = format!(
+            r#"{{"resourceType":"Appointment","text":{{"status":"generated","div":"{xhtml}{body}</div>"}},"status":"booked","participant":[{{"status":"accepted"}}]}}"#
+        );
+        let found = issues(fhir::read_json(json.as_bytes()));
+        assert!(
+            found.iter().any(|i| i.path == "Appointment.text.div"),
+            "{body}: {found:?}"
+        );
+    }
+    let fine = format!(
+        r#"{{"resourceType":"Appointment","text":{{"status":"generated","div":"{xhtml}&#x20AC;&#9;&amp;</div>"}},"status":"booked","participant":[{{"status":"accepted"}}]}}"#
+    );
+    assert!(fhir::read_json(fine.as_bytes()).is_ok());
+}
