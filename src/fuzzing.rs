@@ -186,6 +186,15 @@ fn written_forms_read_back(value: &Value, valid: bool) {
     if !valid {
         return;
     }
+    let xml_text = String::from_utf8_lossy(&xml);
+    if let Some(c) = xml_text.chars().find(|&c| {
+        !matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+    }) {
+        panic!(
+            "write_xml wrote U+{:04X}, which is not allowed in XML 1.0\n{xml_text}",
+            u32::from(c)
+        );
+    }
     let reparsed = reparsed.unwrap_or_else(|e| {
         panic!(
             "write_json output does not re-parse with serde_json: {e}\n{}",

@@ -198,6 +198,9 @@ pub fn from_xml(
             if let Ok(i) = s.parse::<i64>() {
                 return Some(Value::from(i));
             }
+            if let Ok(u) = s.parse::<u64>() {
+                return Some(Value::from(u));
+            }
             let n = s.parse::<f64>().ok().and_then(Number::from_f64);
             if n.is_none() {
                 let msg = format!("'{s}' is not a representable decimal");
@@ -213,7 +216,20 @@ pub fn from_xml(
 pub fn to_xml_text(v: &Value) -> Option<String> {
     match v {
         Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::Number(n) => Some(match n.as_f64().filter(|_| n.is_f64()) {
+            // serde_json writes large and small floats with an exponent (`1e+300`), which an
+            // XML decimal may not have; Rust's Display never does. Keep the point so it reads
+            // back as the same float.
+            Some(f) => {
+                let text = f.to_string();
+                if text.contains('.') {
+                    text
+                } else {
+                    text + ".0"
+                }
+            }
+            None => n.to_string(),
+        }),
         Value::String(s) => Some(s.clone()),
         _ => None,
     }

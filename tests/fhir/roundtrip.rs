@@ -91,3 +91,66 @@ fn writers_never_panic_on_odd_values() {
         let _ = fhir::write_xml(&v);
     }
 }
+
+/// Found while fuzzing (fuzz/regressions/): serde_json writes big and small floats with an
+/// exponent, which an XML decimal may not have, and a decimal above i64::MAX came back from
+/// XML as a float.
+#[test]
+fn extreme_decimals_survive_xml() {
+    for decimal in [
+        "1e300",
+        "1e-300",
+        "1e22",
+        "-0.0",
+        "18446744073709551615",
+        "0.1",
+    ] {
+        let text = format!(
+            r#"{{"resourceType":"Appointment","status":"booked","extension":[{{"url":"x","valueDecimal":{decimal}}}],"participant":[{{"status":"accepted"}}]}}"#
+        );
+        let value = fhir::read_json(text.as_bytes()).expect("reads");
+        let xml = fhir::write_xml(&value);
+        let back = fhir::read_xml(&xml)
+            .unwrap_or_else(|e| panic!("{decimal}: {e:?}\n{}", String::from_utf8_lossy(&xml)));
+        assert_eq!(back, value, "{decimal}: changed in the XML round trip");
+    }
+}
+
+/// Found while fuzzing: a string with a character XML 1.0 cannot hold was accepted from JSON
+/// (and from an XML character reference), and then written raw into XML.
+#[test]
+fn characters_xml_cannot_carry_are_refused() {
+    let json = r#"{"resourceType":"Appointment","status":"booked","comment":"a\u0001b","participant":[{"status":"accepted"}]}"#;
+    let found = issues(fhir::read_json(json.as_bytes()));
+    assert!(
+        found
+            .iter()
+            .any(|i| i.path == "Appointment.comment" && i.message.contains("U+0001")),
+        "{found:?}"
+    );
+    let xml = r#"<Appointment xmlns="http://hl7.org/fhir"><status value="booked"/><comment value="a&#1;b"/><participant><status value="accepted"/></participant></Appointment>"#;
+    assert!(fhir::read_xml(xml.as_bytes()).is_err());
+    let fine = r#"{"resourceType":"Appointment","status":"booked","comment":"tab\t, line\n, return\r, é €","participant":[{"status":"accepted"}]}"#;
+    assert!(fhir::read_json(fine.as_bytes()).is_ok());
+}
+
+/// Found while fuzzing: narrative XHTML with a character XML 1.0 cannot hold (raw, or as a
+/// character reference in text or an attribute) was accepted and written into XML.
+#[test]
+fn narrative_characters_xml_cannot_carry_are_refused() {
+    let xhtml = r#"<div xmlns=\"http://www.w3.org/1999/xhtml\">"#;
+    for body in ["a\\u0001b", "a&#1;b", "<p title='&#x1F;'>x</p>", "&#xFFFE;"] {
+        let json = format!(
+            r#"{{"resourceType":"Appointment","text":{{"status":"generated","div":"{xhtml}{body}</div>"}},"status":"booked","participant":[{{"status":"accepted"}}]}}"#
+        );
+        let found = issues(fhir::read_json(json.as_bytes()));
+        assert!(
+            found.iter().any(|i| i.path == "Appointment.text.div"),
+            "{body}: {found:?}"
+        );
+    }
+    let fine = format!(
+        r#"{{"resourceType":"Appointment","text":{{"status":"generated","div":"{xhtml}&#x20AC;&#9;&amp;</div>"}},"status":"booked","participant":[{{"status":"accepted"}}]}}"#
+    );
+    assert!(fhir::read_json(fine.as_bytes()).is_ok());
+}
