@@ -113,39 +113,21 @@ mod tests {
 
     #[test]
     fn prefixes() {
-        for (p, want) in [
-            ("eq", Prefix::Eq),
-            ("ne", Prefix::Ne),
-            ("lt", Prefix::Lt),
-            ("le", Prefix::Le),
-            ("gt", Prefix::Gt),
-            ("ge", Prefix::Ge),
-        ] {
+        for (p, want) in PREFIXES {
             assert_eq!(bound(&format!("{p}2019")).0, want);
         }
     }
 
+    /// What a date value may be is `fhir::datetime`'s (tested there); here, what search adds.
     #[test]
     fn refuses_what_is_not_a_date() {
         for bad in [
-            "",
-            "19",
-            "2019-2",
-            "2019-13",
-            "2019-02-30",
-            "2019-02-01T10",
-            "2019-02-01T25:00",
             "sa2019",
             "ap2019",
-            "2019-02-01Z",
-            "2019-02-01T10:00+15:00",
-            "2019-02-01 10:00",
             "gt",
-            "2019-02-01T10:00:00.Z",
+            "2019-02-01 10:00",
             "9999-12-31T23:00-14:00",
-            "9999-12-31T23:59:59-01:00",
-            "0000",
-            "0000-12-31T23:00-01:00",
+            "",
         ] {
             assert!(parse(bad).is_none(), "{bad}");
         }
