@@ -165,7 +165,7 @@ impl Application {
 
     /// Faults a test can inject into this server's writer.
     #[doc(hidden)]
-    pub fn faults(&self) -> Arc<crate::store::writer::Faults> {
+    pub fn faults(&self) -> Arc<crate::store::faults::Faults> {
         self.state.store.faults()
     }
 

@@ -3,12 +3,13 @@
 //! The key names are a public contract (operators and scripts depend on them): rename nothing
 //! without a migration note. Unknown keys and bad values stop start-up with a message naming the key.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+
+mod validate;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -218,46 +219,6 @@ impl Default for Limits {
 }
 
 impl Server {
-    /// The `[server]` limits: each bounded so a typo cannot switch a protection off.
-    fn validate(&self) -> Result<(), ConfigError> {
-        let range = |key: &str, value: u64, min: u64, max: u64| {
-            if (min..=max).contains(&value) {
-                Ok(())
-            } else {
-                Err(ConfigError::invalid(
-                    format!("server.{key}"),
-                    format!("must be between {min} and {max} (got {value})"),
-                ))
-            }
-        };
-        range(
-            "handshake_timeout_ms",
-            self.handshake_timeout_ms,
-            100,
-            60_000,
-        )?;
-        range("max_handshakes", self.max_handshakes as u64, 1, 1_000_000)?;
-        range(
-            "client_request_timeout_ms",
-            self.client_request_timeout_ms,
-            100,
-            300_000,
-        )?;
-        range("body_timeout_ms", self.body_timeout_ms, 100, 3_600_000)?;
-        range("max_connections", self.max_connections as u64, 1, 1_000_000)?;
-        range("keep_alive_seconds", self.keep_alive_seconds, 0, 3600)?;
-        if self.max_handshakes > self.max_connections {
-            return Err(ConfigError::invalid(
-                "server.max_handshakes",
-                format!(
-                    "must not exceed server.max_connections ({})",
-                    self.max_connections
-                ),
-            ));
-        }
-        Ok(())
-    }
-
     /// `total` shared among `workers` (actix-web's limits are per worker), rounded up so the
     /// whole server admits at least `total`.
     pub fn per_worker(total: usize, workers: usize) -> usize {
@@ -281,7 +242,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    pub(crate) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             key: key.into(),
             reason: reason.into(),
@@ -312,130 +273,6 @@ impl Settings {
             .map_err(|e| ConfigError::Extract(Box::new(e)))?;
         settings.validate()?;
         Ok(settings)
-    }
-
-    /// Checks values figment cannot: addresses, URLs, ranges.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key: &str, why: String| Err(ConfigError::invalid(key, why));
-        self.server.validate()?;
-        if self.server.listen.parse::<SocketAddr>().is_err() {
-            return bad(
-                "server.listen",
-                format!("'{}' is not an address:port", self.server.listen),
-            );
-        }
-        let base = &self.server.base_url;
-        if !(base.is_empty() || base.starts_with("https://") || base.starts_with("http://")) {
-            return bad(
-                "server.base_url",
-                format!("'{base}' must be an absolute http(s) URL"),
-            );
-        }
-        if base.contains('?') || base.contains('#') {
-            return bad(
-                "server.base_url",
-                "must not hold a query or fragment".into(),
-            );
-        }
-        if self.auth.audience.trim().is_empty() {
-            return bad("auth.audience", "must not be empty".into());
-        }
-        if self.auth.leeway_seconds > 3600 {
-            return bad("auth.leeway_seconds", "must be at most 3600".into());
-        }
-        if !(60..=86_400).contains(&self.auth.max_token_lifetime_seconds) {
-            return bad(
-                "auth.max_token_lifetime_seconds",
-                "must be between 60 and 86400".into(),
-            );
-        }
-        if self.tls.client_crls_poll_seconds > 3600 {
-            return bad(
-                "tls.client_crls_poll_seconds",
-                "must be at most 3600 (0: reload only on SIGHUP)".into(),
-            );
-        }
-        if self.database.path.as_os_str().is_empty() {
-            return bad("database.path", "must not be empty".into());
-        }
-        if !(1..=10_000).contains(&self.database.max_batch) {
-            return bad("database.max_batch", "must be between 1 and 10000".into());
-        }
-        if !["full", "normal"].contains(&self.database.synchronous.as_str()) {
-            return bad(
-                "database.synchronous",
-                format!(
-                    "'{}' must be \"full\" or \"normal\"",
-                    self.database.synchronous
-                ),
-            );
-        }
-        if self.search.default_count == 0 || self.search.default_count > self.search.max_count {
-            return bad(
-                "search.default_count",
-                "must be between 1 and search.max_count".into(),
-            );
-        }
-        if !(1..=10_000).contains(&self.search.max_count) {
-            return bad("search.max_count", "must be between 1 and 10000".into());
-        }
-        if !(1..=256).contains(&self.database.readers) {
-            return bad("database.readers", "must be between 1 and 256".into());
-        }
-        if !(1024..=64 * 1024 * 1024).contains(&self.limits.max_body_bytes) {
-            return bad(
-                "limits.max_body_bytes",
-                "must be between 1024 and 67108864".into(),
-            );
-        }
-        if !(1..=7 * 86_400).contains(&self.expiry.interval_seconds) {
-            return bad(
-                "expiry.interval_seconds",
-                "must be between 1 and 604800".into(),
-            );
-        }
-        if !(1..=100_000).contains(&self.expiry.chunk_rows) {
-            return bad("expiry.chunk_rows", "must be between 1 and 100000".into());
-        }
-        if self.log.level.trim().is_empty() {
-            return bad("log.level", "must not be empty (e.g. \"info\")".into());
-        }
-        if self.tls.enabled && !self.tls.generate_dev_pki {
-            for (key, path) in [
-                ("tls.cert", &self.tls.cert),
-                ("tls.key", &self.tls.key),
-                ("tls.client_ca", &self.tls.client_ca),
-            ] {
-                if !path.is_file() {
-                    return bad(key, format!("{} does not exist", path.display()));
-                }
-            }
-        }
-        if self.tls.enabled {
-            for (i, path) in self.tls.client_crls.iter().enumerate() {
-                if !path.is_file() {
-                    return bad(
-                        &format!("tls.client_crls[{i}]"),
-                        format!("{} does not exist", path.display()),
-                    );
-                }
-            }
-        }
-        for (i, path) in self.auth.public_keys.iter().enumerate() {
-            if !path.is_file() {
-                return bad(
-                    &format!("auth.public_keys[{i}]"),
-                    format!("{} does not exist", path.display()),
-                );
-            }
-        }
-        if !self.auth.jwks_file.as_os_str().is_empty() && !self.auth.jwks_file.is_file() {
-            return bad(
-                "auth.jwks_file",
-                format!("{} does not exist", self.auth.jwks_file.display()),
-            );
-        }
-        Ok(())
     }
 
     /// The folder that `generate_dev_pki` fills: where the server certificate lives.

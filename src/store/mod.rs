@@ -4,6 +4,8 @@
 pub mod backup;
 pub mod create;
 pub mod expiry;
+pub mod faults;
+pub mod health;
 pub mod ops;
 pub mod read;
 pub mod schema;
@@ -161,12 +163,12 @@ impl Store {
         }
     }
 
-    pub fn writer_health(&self) -> &writer::WriterHealth {
+    pub fn writer_health(&self) -> &health::WriterHealth {
         self.writer.health()
     }
 
     #[doc(hidden)]
-    pub fn faults(&self) -> Arc<writer::Faults> {
+    pub fn faults(&self) -> Arc<faults::Faults> {
         self.writer.faults()
     }
 }

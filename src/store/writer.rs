@@ -10,7 +10,7 @@
 //! process that answers every write with 500.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -18,6 +18,8 @@ use std::time::Duration;
 use rusqlite::{Connection, Transaction};
 use tokio::sync::oneshot;
 
+use super::faults::Faults;
+use super::health::WriterHealth;
 use super::ops::{self, WriteOp};
 use super::WriteResult;
 use crate::error::Error;
@@ -29,76 +31,6 @@ pub const EXIT_WRITER_LOST: i32 = 70;
 struct Job {
     op: WriteOp,
     reply: oneshot::Sender<Result<WriteResult, Error>>,
-}
-
-/// What the writer knows about its own health, for `/_health` and `/_ready`.
-#[derive(Debug, Default)]
-pub struct WriterHealth {
-    /// Why the last write failed, when it failed for a storage reason (disk full, I/O error,
-    /// read-only file); cleared by the next commit that wrote something.
-    storage_fault: Mutex<Option<String>>,
-    /// Panics caught (in a job or in the loop) since start.
-    panics: AtomicU32,
-}
-
-impl WriterHealth {
-    pub fn storage_fault(&self) -> Option<String> {
-        self.storage_fault.lock().ok().and_then(|f| f.clone())
-    }
-
-    fn set_storage_fault(&self, fault: Option<String>) {
-        if let Ok(mut slot) = self.storage_fault.lock() {
-            match (&*slot, &fault) {
-                (None, Some(why)) => log::error!("writer: storage failure, not ready: {why}"),
-                (Some(_), None) => log::info!("writer: writes succeed again, ready"),
-                _ => {}
-            }
-            *slot = fault;
-        }
-    }
-
-    pub fn panics(&self) -> u32 {
-        self.panics.load(Ordering::Relaxed)
-    }
-}
-
-/// Faults a test can inject into a running writer (debug builds read them from the
-/// `APPOINTMENT_REGISTRY_FAULTS` environment variable too; see `Faults::from_env`).
-#[doc(hidden)]
-#[derive(Debug, Default)]
-pub struct Faults {
-    /// The next N jobs panic inside their savepoint.
-    pub panic_in_job: AtomicU32,
-    /// The next N batches panic outside any job (the loop itself).
-    pub panic_in_loop: AtomicU32,
-    /// Reopening the database after a loop panic fails.
-    pub reopen_fails: AtomicBool,
-}
-
-impl Faults {
-    /// `APPOINTMENT_REGISTRY_FAULTS=panic-in-job,panic-in-loop,reopen-fails` — debug builds
-    /// only, so a release binary has no way in.
-    pub fn from_env() -> Faults {
-        let faults = Faults::default();
-        if cfg!(debug_assertions) {
-            let spec = std::env::var("APPOINTMENT_REGISTRY_FAULTS").unwrap_or_default();
-            for fault in spec.split(',').map(str::trim) {
-                match fault {
-                    "panic-in-job" => faults.panic_in_job.store(1, Ordering::SeqCst),
-                    "panic-in-loop" => faults.panic_in_loop.store(1, Ordering::SeqCst),
-                    "reopen-fails" => faults.reopen_fails.store(true, Ordering::SeqCst),
-                    _ => {}
-                }
-            }
-        }
-        faults
-    }
-
-    fn take(counter: &AtomicU32) -> bool {
-        counter
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-    }
 }
 
 /// Opens a fresh write connection (used at start and after a loop panic).

@@ -25,7 +25,7 @@ pub struct TestApp {
     pub db_path: PathBuf,
     /// Faults the test can inject into this server's writer (tests/hostile).
     #[allow(dead_code)]
-    pub faults: std::sync::Arc<appointment_registry::store::writer::Faults>,
+    pub faults: std::sync::Arc<appointment_registry::store::faults::Faults>,
     // Dropped last: removes certificates and database.
     pub dir: tempfile::TempDir,
 }
