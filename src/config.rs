@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 
 mod validate;
 
+/// `_count` when a search gives none (the default of `search.default_count`).
+pub const DEFAULT_COUNT: usize = 50;
+/// The largest page (the default of `search.max_count`).
+pub const MAX_COUNT: usize = 500;
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -108,8 +113,8 @@ pub struct Search {
 impl Default for Search {
     fn default() -> Self {
         Search {
-            default_count: crate::registry::search::DEFAULT_COUNT,
-            max_count: crate::registry::search::MAX_COUNT,
+            default_count: DEFAULT_COUNT,
+            max_count: MAX_COUNT,
         }
     }
 }

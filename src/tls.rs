@@ -4,6 +4,7 @@
 //! reload while the server runs, are `revocation.rs`.
 
 mod client_verifier;
+mod crl_reload;
 mod revocation;
 
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 pub use client_verifier::ClientVerifier;
-pub use revocation::watch as watch_crls;
+pub use crl_reload::watch as watch_crls;
 
 /// Why the TLS files cannot be used. Each names the file; the source says what is wrong with it.
 #[derive(Debug, thiserror::Error)]

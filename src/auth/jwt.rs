@@ -13,6 +13,10 @@ use serde_json::{Map, Value};
 
 use super::AuthError;
 
+/// The algorithms a token may be signed with, for messages.
+pub(crate) const ACCEPTED_ALGORITHMS: &str =
+    "HS256 with the shared secret; RS256, PS256 or ES256 with a trusted public key";
+
 /// base64url that tolerates `=` padding, which some token producers leave in.
 const B64URL: GeneralPurpose = GeneralPurpose::new(
     &alphabet::URL_SAFE,
@@ -128,7 +132,7 @@ pub(crate) fn parse(token: &str) -> Result<ParsedToken<'_>, AuthError> {
         let alg = alg_name.parse::<Algorithm>().map_err(|_| {
             AuthError::InvalidToken(format!(
                 "the token's signing algorithm is not supported (accepted: {})",
-                super::keys::ACCEPTED_ALGORITHMS
+                ACCEPTED_ALGORITHMS
             ))
         })?;
         TokenAlg::Signed(alg)

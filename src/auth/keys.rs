@@ -14,12 +14,8 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, PublicKeyUse
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
 use serde_json::Value;
 
-use super::jwt::{ParsedToken, TokenAlg};
+use super::jwt::{ParsedToken, TokenAlg, ACCEPTED_ALGORITHMS};
 use super::{AuthError, KeyError};
-
-/// The algorithms a token may be signed with, for messages.
-pub(crate) const ACCEPTED_ALGORITHMS: &str =
-    "HS256 with the shared secret; RS256, PS256 or ES256 with a trusted public key";
 
 /// Asymmetric algorithms accepted with public keys (PEM or JWKS).
 const PUBLIC_KEY_ALGORITHMS: [Algorithm; 3] =

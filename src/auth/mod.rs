@@ -112,7 +112,7 @@ pub enum KeyError {
     #[error(
         "auth: the JWKS holds no usable signing key (RSA, or EC P-256; accepted: \
          {})",
-        keys::ACCEPTED_ALGORITHMS
+        jwt::ACCEPTED_ALGORITHMS
     )]
     NoUsableJwksKey,
 }

@@ -15,11 +15,9 @@ pub use crate::registry::search_date::{DateBound, Prefix};
 mod page_token;
 mod params;
 
-/// `_count` when the search gives none (the default of `search.default_count`).
-pub const DEFAULT_COUNT: usize = 50;
-/// The largest page (the default of `search.max_count`); a larger `_count` is lowered to it
-/// (FHIR lets a server return fewer).
-pub const MAX_COUNT: usize = 500;
+/// `_count` when the search gives none, and the largest page (a larger `_count` is lowered to
+/// it; FHIR lets a server return fewer): the defaults of `search.default_count`/`max_count`.
+pub use crate::config::{DEFAULT_COUNT, MAX_COUNT};
 
 /// Page sizes, from the configuration.
 #[derive(Debug, Clone, Copy)]
