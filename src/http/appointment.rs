@@ -19,10 +19,8 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let request_format = negotiate::request_format(&req);
-    let default = *request_format.as_ref().unwrap_or(&Format::Json);
-    respond::negotiated(&req, default, |format| {
-        register(&req, payload, &state, request_format, format)
+    respond::negotiated_with_body(&req, |format, body_format| {
+        register(&req, payload, &state, body_format, format)
     })
     .await
 }
@@ -31,17 +29,15 @@ async fn register(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-    request_format: Result<Format, Error>,
+    body_format: Result<Format, Error>,
     format: Format,
 ) -> Result<HttpResponse, Error> {
-    // Who is asking comes before anything about what they sent.
-    let caller = caller::authorise(req, state, Access::Write)?;
-    let request_format = request_format?;
+    let (caller, body_format) = caller::authorise_write(req, state, body_format)?;
     let if_none_exist = if_none_exist(req)?;
     let bytes = body::read(req, payload, state.body_limits).await?;
     let request = RegisterRequest {
         body: &bytes,
-        format: request_format,
+        format: body_format,
         if_none_exist,
         author: caller::author(req, &caller),
     };

@@ -45,6 +45,17 @@ pub fn authorise(req: &HttpRequest, state: &AppState, access: Access) -> Result<
     Ok(caller)
 }
 
+/// A writer's prelude: who is asking (with write access) comes before anything about what they
+/// sent, then the body's format.
+pub fn authorise_write(
+    req: &HttpRequest,
+    state: &AppState,
+    body_format: Result<crate::fhir::Format, Error>,
+) -> Result<(Caller, crate::fhir::Format), Error> {
+    let caller = authorise(req, state, Access::Write)?;
+    Ok((caller, body_format?))
+}
+
 pub fn author(req: &HttpRequest, caller: &Caller) -> Author {
     Author {
         org: caller.org.clone(),

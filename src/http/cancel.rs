@@ -4,10 +4,9 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::negotiate::{self, Format};
+use super::negotiate::Format;
 use super::version_response::versioned;
 use super::{body, caller, respond, AppState};
-use crate::auth::Access;
 use crate::error::Error;
 use crate::service;
 use crate::service::cancel::CancelRequest;
@@ -19,11 +18,9 @@ pub async fn update(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let request_format = negotiate::request_format(&req);
-    let default = *request_format.as_ref().unwrap_or(&Format::Json);
     let id = path.into_inner();
-    respond::negotiated(&req, default, |format| {
-        cancel(&req, id, payload, &state, request_format, format)
+    respond::negotiated_with_body(&req, |format, body_format| {
+        cancel(&req, id, payload, &state, body_format, format)
     })
     .await
 }
@@ -33,11 +30,10 @@ async fn cancel(
     id: String,
     payload: web::Payload,
     state: &AppState,
-    request_format: Result<Format, Error>,
+    body_format: Result<Format, Error>,
     format: Format,
 ) -> Result<HttpResponse, Error> {
-    let caller = caller::authorise(req, state, Access::Write)?;
-    let request_format = request_format?;
+    let (caller, body_format) = caller::authorise_write(req, state, body_format)?;
     let if_match = if_match(req)?;
     check_id(&id)?;
     let bytes = body::read(req, payload, state.body_limits).await?;
@@ -45,7 +41,7 @@ async fn cancel(
         id,
         if_match,
         body: &bytes,
-        format: request_format,
+        format: body_format,
         caller_org: caller.org,
     };
     let stored = service::cancel::cancel(&state.store, request).await?;

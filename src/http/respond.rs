@@ -32,6 +32,19 @@ where
     work(format).await.unwrap_or_else(|e| error(&e, format))
 }
 
+/// The shape of the handlers that take a resource body (create, update): the answer's format
+/// defaults to the body's, and `work` gets both — the body's still as a `Result`, so that an
+/// unsupported `Content-Type` is refused only after the caller is authorised.
+pub async fn negotiated_with_body<F, Fut>(req: &HttpRequest, work: F) -> HttpResponse
+where
+    F: FnOnce(Format, Result<Format, Error>) -> Fut,
+    Fut: std::future::Future<Output = Result<HttpResponse, Error>>,
+{
+    let request_format = negotiate::request_format(req);
+    let default = *request_format.as_ref().unwrap_or(&Format::Json);
+    negotiated(req, default, |format| work(format, request_format)).await
+}
+
 /// A body already written in `format`.
 pub fn bytes(mut builder: HttpResponseBuilder, body: Vec<u8>, format: Format) -> HttpResponse {
     builder

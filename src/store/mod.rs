@@ -62,9 +62,9 @@ pub enum WriteResult {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database: {0}")]
+    #[error("database")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("database pool: {0}")]
+    #[error("database pool")]
     Pool(#[from] r2d2::Error),
     #[error("database: {0}")]
     Setup(String),
