@@ -11,8 +11,7 @@ use crate::config::Expiry;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::registry::instant;
-use crate::store::expiry::{ExpireChunk, ExpiryRun, Rule};
-use crate::store::{Store, WriteOp, WriteResult};
+use crate::store::{ExpireChunk, ExpiryRun, Rule, Store};
 
 /// The cut-offs of one pass, computed from the configuration at `now`.
 #[derive(Debug, Clone)]
@@ -62,10 +61,7 @@ pub async fn run_pass(
                 limit: chunk_rows,
             };
             let chunk_started = Instant::now();
-            let n = match store.write(WriteOp::Expire(chunk)).await? {
-                WriteResult::Deleted(n) => n,
-                _ => 0,
-            };
+            let n = store.expire_chunk(chunk).await?;
             deleted += n;
             if let Some(m) = metrics {
                 m.expired_rows.inc_by(n);
@@ -87,7 +83,7 @@ pub async fn run_pass(
         duration_ms: started.elapsed().as_millis() as u64,
         trigger,
     };
-    store.write(WriteOp::RecordExpiry(run.clone())).await?;
+    store.record_expiry(run.clone()).await?;
     log::info!(
         "expiry ({trigger}): deleted {deleted} appointment(s) in {} ms (created before {}, start before {})",
         run.duration_ms,

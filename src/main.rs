@@ -246,7 +246,7 @@ fn expire(config: Option<&Path>, dry_run: bool) -> anyhow::Result<()> {
         let conn =
             rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
                 .with_context(|| format!("database.path {}", db.display()))?;
-        let n = appointment_registry::store::expiry::count(
+        let n = appointment_registry::store::sqlite::expiry::count(
             &conn,
             cutoffs.created_before.as_deref(),
             cutoffs.start_before.as_deref(),

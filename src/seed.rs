@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::fhir;
 use crate::registry::register::Registration;
 use crate::registry::{instant, nhs_number};
-use crate::store::{Author, NewAppointment, Store, WriteOp};
+use crate::store::{Author, NewAppointment, Store};
 
 /// The `n`-th valid NHS number (Modulus 11), from `9000000000` upwards: benches spread
 /// registrations over patients with it.
@@ -56,11 +56,7 @@ pub async fn seed(store: &Store, count: u64, patients: u64, expired: bool) -> Re
                 )
             };
             let patient = i * patients.max(1) / count.max(1);
-            store.write(WriteOp::Create(Box::new(appointment(
-                &nhs_number(patient),
-                start,
-                created,
-            ))))
+            store.create(appointment(&nhs_number(patient), start, created))
         });
         for result in join_all(jobs).await {
             result?;

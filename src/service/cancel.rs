@@ -9,7 +9,7 @@ use super::resource;
 use crate::error::Error;
 use crate::fhir::Format;
 use crate::registry::instant;
-use crate::store::{Store, StoredVersion, Update, WriteOp, WriteResult};
+use crate::store::{Store, StoredVersion, Update, UpdateOutcome};
 
 pub struct CancelRequest<'a> {
     pub id: String,
@@ -65,8 +65,18 @@ pub async fn cancel(store: &Store, request: CancelRequest<'_>) -> Result<StoredV
         resource,
         json,
     };
-    match store.write(WriteOp::Update(Box::new(update))).await? {
-        WriteResult::Updated(stored) => Ok(stored),
-        other => Err(Error::internal(format!("an update was answered {other:?}"))),
+    match store.update(update).await? {
+        UpdateOutcome::Updated(stored) => Ok(stored),
+        UpdateOutcome::NotFound => Err(Error::NotFound(
+            "no appointment with that id is registered".into(),
+        )),
+        UpdateOutcome::NotOwner => Err(Error::Forbidden(
+            "only the organisation that registered this appointment may change it".into(),
+        )),
+        UpdateOutcome::Stale { current } => Err(Error::Conflict(format!(
+            "If-Match names version {if_match} but the appointment is at version {current}: \
+             read it again and resubmit"
+        ))),
+        UpdateOutcome::Rejected(problems) => Err(Error::Unprocessable(problems)),
     }
 }

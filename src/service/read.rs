@@ -2,12 +2,12 @@
 
 use super::resource::check_id;
 use crate::error::Error;
-use crate::store::{read, Store, StoredVersion};
+use crate::store::{Store, StoredVersion};
 
 pub async fn current(store: &Store, id: String) -> Result<StoredVersion, Error> {
     check_id(&id)?;
     store
-        .read(move |c| read::current(c, &id))
+        .current(id)
         .await?
         .ok_or_else(|| Error::NotFound("no appointment with that id is registered".into()))
 }
@@ -21,7 +21,7 @@ pub async fn version(store: &Store, id: String, vid: &str) -> Result<StoredVersi
         .filter(|v| *v > 0)
         .ok_or_else(|| Error::BadRequest(format!("'{vid}' is not a version id")))?;
     store
-        .read(move |c| read::version(c, &id, version))
+        .version(id, version)
         .await?
         .ok_or_else(|| Error::NotFound("no such version of that appointment".into()))
 }
@@ -29,7 +29,7 @@ pub async fn version(store: &Store, id: String, vid: &str) -> Result<StoredVersi
 /// Every version, newest first; 404 when the appointment is unknown (or expired).
 pub async fn history(store: &Store, id: String) -> Result<Vec<StoredVersion>, Error> {
     check_id(&id)?;
-    let versions = store.read(move |c| read::history(c, &id)).await?;
+    let versions = store.history(id).await?;
     if versions.is_empty() {
         return Err(Error::NotFound(
             "no appointment with that id is registered".into(),

@@ -5,11 +5,12 @@
 use serde_json::Value;
 
 use super::resource;
-use crate::error::Error;
+use crate::error::{unprocessable, Error, Problem};
 use crate::fhir::Format;
 use crate::registry::identifier::IdentifierToken;
 use crate::registry::{instant, register};
-use crate::store::{Author, NewAppointment, Store, StoredVersion, WriteOp, WriteResult};
+use crate::spine::SpineCode;
+use crate::store::{Author, CreateOutcome, NewAppointment, Store, StoredVersion};
 
 /// What a registration asks for.
 pub struct RegisterRequest<'a> {
@@ -43,11 +44,19 @@ pub async fn register(store: &Store, request: RegisterRequest<'_>) -> Result<Reg
         author: request.author,
         if_none_exist: request.if_none_exist,
     };
-    match store.write(WriteOp::Create(Box::new(new))).await? {
-        WriteResult::Created(stored) => Ok(Registered::Created(stored)),
-        WriteResult::Existing(stored) => Ok(Registered::Existing(stored)),
-        other => Err(Error::internal(format!(
-            "writer answered a create with {other:?}"
+    match store.create(new).await? {
+        CreateOutcome::Created(stored) => Ok(Registered::Created(stored)),
+        CreateOutcome::Existing(stored) => Ok(Registered::Existing(stored)),
+        CreateOutcome::Duplicate { system, value } => Err(unprocessable(
+            Problem::new(
+                "duplicate",
+                SpineCode::DuplicateRejected,
+                format!("an appointment with identifier {system}|{value} is already registered"),
+            )
+            .at("Appointment.identifier"),
+        )),
+        CreateOutcome::Ambiguous(n) => Err(Error::PreconditionFailed(format!(
+            "If-None-Exist matched {n} appointments; it must match at most one"
         ))),
     }
 }

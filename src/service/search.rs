@@ -5,8 +5,7 @@ use time::OffsetDateTime;
 
 use crate::error::Error;
 use crate::registry::search::{self, PageSizes, SearchQuery};
-use crate::store::search::Page;
-use crate::store::Store;
+use crate::store::{Page, Store};
 
 /// The query the parameters make (URL and form pairs together), and its page of results.
 pub async fn search(
@@ -15,9 +14,6 @@ pub async fn search(
     sizes: PageSizes,
 ) -> Result<(SearchQuery, Page), Error> {
     let query = search::parse(pairs, OffsetDateTime::now_utc(), sizes)?;
-    let run = query.clone();
-    let page = store
-        .read(move |c| crate::store::search::run(c, &run))
-        .await?;
+    let page = store.search(query.clone()).await?;
     Ok((query, page))
 }

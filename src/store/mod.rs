@@ -1,43 +1,23 @@
-//! SQLite storage: `schema.sql`, one writer thread for every write (group commit), and an r2d2
-//! pool of read-only connections. Nothing outside this module writes SQL.
+//! Storage: one interface with typed operations — register, cancel, read, read a version,
+//! history, search, expire, health — answering domain outcomes (`Duplicate`, `NotFound`,
+//! `NotOwner`, `Stale` …), never HTTP statuses; `service` turns outcomes into answers. SQLite
+//! (`sqlite/`, the default) implements it; nothing above this module knows which backend runs,
+//! and nothing outside it writes SQL.
 
-pub mod backup;
-pub mod create;
-pub mod expiry;
-pub mod faults;
-pub mod health;
-pub mod ops;
-pub mod read;
-pub mod schema;
-pub mod search;
-pub mod update;
-pub mod version;
-pub mod writer;
+pub mod sqlite;
 
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags};
+pub use sqlite::{backup, faults, schema};
 
 use std::sync::Arc;
 
-use crate::config::Database;
-use crate::error::Error;
-use crate::metrics::Metrics;
-pub use create::{Author, NewAppointment};
-pub use ops::WriteOp;
-pub use update::Update;
-use writer::Writer;
+use serde_json::Value;
 
-/// Runs a statement from the connection's statement cache: the writer runs the same few
-/// statements for every write, and parsing SQL each time cost more than executing it.
-pub(crate) fn exec(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> Result<usize, Error> {
-    conn.prepare_cached(sql)
-        .and_then(|mut stmt| stmt.execute(params))
-        .map_err(Error::from)
-}
+use crate::config::Database;
+use crate::error::{Error, Problem};
+use crate::metrics::Metrics;
+use crate::registry::identifier::IdentifierToken;
+use crate::registry::register::Registration;
+use crate::registry::search::{PageKey, SearchQuery};
 
 /// One stored version of an appointment.
 #[derive(Debug, Clone)]
@@ -49,15 +29,111 @@ pub struct StoredVersion {
     pub resource: String,
 }
 
+/// Who made a write: recorded with it.
+#[derive(Debug, Clone, Default)]
+pub struct Author {
+    pub org: Option<String>,
+    pub asid: Option<String>,
+    pub cert_subject: Option<String>,
+}
+
 #[derive(Debug)]
-pub enum WriteResult {
+pub struct NewAppointment {
+    pub id: String,
+    pub last_updated: String,
+    pub registration: Registration,
+    /// Canonical FHIR JSON with id and meta already set.
+    pub resource: String,
+    pub author: Author,
+    pub if_none_exist: Option<IdentifierToken>,
+}
+
+/// What a registration came to.
+#[derive(Debug)]
+pub enum CreateOutcome {
     Created(StoredVersion),
-    /// Conditional create matched one existing appointment: nothing written.
+    /// `If-None-Exist` matched one appointment already registered: nothing written.
     Existing(StoredVersion),
-    /// A new version of an existing appointment.
+    /// An identifier of the registration is registered already (`system` "" when none).
+    Duplicate {
+        system: String,
+        value: String,
+    },
+    /// `If-None-Exist` matched this many appointments; it must match at most one.
+    Ambiguous(usize),
+}
+
+#[derive(Debug)]
+pub struct Update {
+    pub id: String,
+    /// The version the client read (If-Match); the write happens only if it is still current.
+    pub if_match: i64,
+    /// The caller's organisation: must be the one that registered the appointment.
+    pub caller_org: Option<String>,
+    pub last_updated: String,
+    /// The submitted resource, canonical, already stamped with `id`, `meta.versionId`
+    /// (`if_match + 1`, the only version it can become) and `meta.lastUpdated`.
+    pub resource: Value,
+    /// `resource` as canonical FHIR JSON text, as it will be stored.
+    pub json: String,
+}
+
+/// What a cancellation came to.
+#[derive(Debug)]
+pub enum UpdateOutcome {
     Updated(StoredVersion),
-    Done,
-    Deleted(u64),
+    NotFound,
+    /// The caller's organisation did not register it (or nobody provably did).
+    NotOwner,
+    /// `If-Match` named an older version than the current one.
+    Stale {
+        current: i64,
+    },
+    /// The cancellation rules refuse the submitted resource.
+    Rejected(Vec<Problem>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// `created` older than the cut-off.
+    Created,
+    /// `start` before the cut-off.
+    Start,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExpireChunk {
+    pub rule: Rule,
+    /// Fixed-width UTC text, compared with `created_at`/`start_at`.
+    pub before: String,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExpiryRun {
+    pub started_at: String,
+    pub finished_at: String,
+    pub created_before: Option<String>,
+    pub start_before: Option<String>,
+    pub deleted: u64,
+    pub duration_ms: u64,
+    pub trigger: &'static str,
+}
+
+/// One match: where it sits in the sort order, and its current version's JSON.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub key: PageKey,
+    pub resource: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Every match of the search, on any page.
+    pub total: usize,
+    pub found: Vec<Found>,
+    /// True when matches remain after this page.
+    pub more: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,105 +146,94 @@ pub enum StoreError {
     Setup(String),
 }
 
-pub struct Store {
-    writer: Writer,
-    readers: r2d2::Pool<SqliteConnectionManager>,
+/// The storage backend in use.
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
 }
 
 impl Store {
-    /// Opens (creating if need be) the database of `[database]`, applies the schema and starts
-    /// the writer.
+    /// Opens the backend `[database]` names.
     pub fn open(config: &Database, metrics: Arc<Metrics>) -> Result<Store, StoreError> {
-        let path = config.path.as_path();
-        let synchronous = match config.synchronous.as_str() {
-            "normal" => "NORMAL",
-            _ => "FULL",
-        };
-        let mut conn = Connection::open(path)?;
-        schema::configure(&conn, synchronous)?;
-        // The writer touches every index of every table; a larger page cache than SQLite's
-        // 2 MB default keeps their upper levels in memory on a large database.
-        conn.execute_batch("PRAGMA cache_size = -32768")?;
-        schema::apply(&mut conn)?;
-        let reopen_path = path.to_path_buf();
-        let open: writer::Opener = Box::new(move || {
-            let conn = Connection::open(&reopen_path)?;
-            schema::configure(&conn, synchronous)?;
-            conn.execute_batch("PRAGMA cache_size = -32768")?;
-            Ok(conn)
-        });
-        let writer = Writer::start(conn, open, config.max_batch, metrics)
-            .map_err(|e| StoreError::Setup(format!("cannot start the writer thread: {e}")))?;
-        let manager = SqliteConnectionManager::file(path)
-            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .with_init(|c| schema::configure(c, "FULL"));
-        let readers = r2d2::Pool::builder()
-            .max_size(config.readers)
-            .min_idle(Some(1))
-            .build(manager)?;
-        Ok(Store { writer, readers })
+        sqlite::SqliteStore::open(config, metrics).map(Store::Sqlite)
     }
 
-    pub async fn write(&self, op: WriteOp) -> Result<WriteResult, Error> {
-        self.writer.submit(op).await
+    pub async fn create(&self, new: NewAppointment) -> Result<CreateOutcome, Error> {
+        match self {
+            Store::Sqlite(s) => s.create(new).await,
+        }
     }
 
-    /// Runs `f` on a pooled read-only connection, off the async threads.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, Error>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
-    {
-        let pool = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = pool
-                .get()
-                .map_err(|e| Error::caused("taking a reader from the pool", e))?;
-            f(&conn)
-        })
-        .await
-        .map_err(|e| Error::caused("a database read", e))?
+    pub async fn update(&self, update: Update) -> Result<UpdateOutcome, Error> {
+        match self {
+            Store::Sqlite(s) => s.update(update).await,
+        }
     }
 
-    /// Finishes queued writes, checkpoints the WAL and stops the writer.
-    pub fn stop(&self) {
-        self.writer.stop();
+    /// The current version (None when unknown or expired).
+    pub async fn current(&self, id: String) -> Result<Option<StoredVersion>, Error> {
+        match self {
+            Store::Sqlite(s) => s.current(id).await,
+        }
     }
 
-    /// Alive: the writer thread runs (it restarts itself after a panic; when it cannot, the
-    /// process exits).
-    pub fn alive(&self) -> bool {
-        self.writer.is_running()
+    pub async fn version(&self, id: String, version: i64) -> Result<Option<StoredVersion>, Error> {
+        match self {
+            Store::Sqlite(s) => s.version(id, version).await,
+        }
     }
 
-    /// Ready: the writer is alive, takes the write lock, and the last write did not fail for a
-    /// storage reason — or, when it did, a probe write succeeds now. `Err` says why not.
+    /// Every version, newest first (empty when unknown or expired).
+    pub async fn history(&self, id: String) -> Result<Vec<StoredVersion>, Error> {
+        match self {
+            Store::Sqlite(s) => s.history(id).await,
+        }
+    }
+
+    pub async fn search(&self, query: SearchQuery) -> Result<Page, Error> {
+        match self {
+            Store::Sqlite(s) => s.search(query).await,
+        }
+    }
+
+    /// Deletes at most `chunk.limit` expired appointments; how many it deleted.
+    pub async fn expire_chunk(&self, chunk: ExpireChunk) -> Result<u64, Error> {
+        match self {
+            Store::Sqlite(s) => s.expire_chunk(chunk).await,
+        }
+    }
+
+    pub async fn record_expiry(&self, run: ExpiryRun) -> Result<(), Error> {
+        match self {
+            Store::Sqlite(s) => s.record_expiry(run).await,
+        }
+    }
+
+    /// Ready to take writes; `Err` says why not.
     pub async fn ready(&self) -> Result<(), String> {
-        if !self.writer.is_running() {
-            return Err("the writer thread is not running".into());
-        }
-        let probe = match self.writer.health().storage_fault() {
-            Some(_) => WriteOp::Probe,
-            None => WriteOp::Ping,
-        };
-        match self.write(probe).await {
-            Ok(_) => match self.writer.health().storage_fault() {
-                None => Ok(()),
-                Some(why) => Err(format!("the last write failed: {why}")),
-            },
-            Err(e) => Err(match self.writer.health().storage_fault() {
-                Some(why) => format!("the last write failed: {why}"),
-                None => format!("the writer cannot take a write transaction: {e}"),
-            }),
+        match self {
+            Store::Sqlite(s) => s.ready().await,
         }
     }
 
-    pub fn writer_health(&self) -> &health::WriterHealth {
-        self.writer.health()
+    /// The backend's own machinery runs (the SQLite writer thread).
+    pub fn alive(&self) -> bool {
+        match self {
+            Store::Sqlite(s) => s.alive(),
+        }
     }
 
+    /// Finishes what was accepted and closes.
+    pub fn stop(&self) {
+        match self {
+            Store::Sqlite(s) => s.stop(),
+        }
+    }
+
+    /// Faults a test can inject into the SQLite writer.
     #[doc(hidden)]
     pub fn faults(&self) -> Arc<faults::Faults> {
-        self.writer.faults()
+        match self {
+            Store::Sqlite(s) => s.faults(),
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use appointment_registry::registry::search;
-use appointment_registry::store::search::{count_statement, page_statement};
+use appointment_registry::store::sqlite::search::{count_statement, page_statement};
 use serde_json::Value;
 
 use crate::helpers::*;

@@ -247,7 +247,7 @@ fn commit_batch(
     let wrote = batch
         .iter()
         .zip(&results)
-        .any(|(job, r)| r.is_ok() && job.op.writes());
+        .any(|(job, r)| job.op.writes() && r.as_ref().is_ok_and(WriteResult::wrote));
     match tx.commit() {
         Ok(()) => {
             let fault = results.iter().find_map(|r| match r {

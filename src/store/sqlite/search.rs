@@ -6,28 +6,13 @@ use rusqlite::{params_from_iter, Connection};
 
 use crate::error::Error;
 use crate::registry::search::{DateBound, PageKey, Prefix, SearchQuery, SortKey};
+use crate::store::{Found, Page};
 
 /// One statement and its parameters (all text), public so a test can EXPLAIN every shape.
 #[derive(Debug, Clone)]
 pub struct Statement {
     pub sql: String,
     pub params: Vec<String>,
-}
-
-/// One match: where it sits in the sort order, and its current version's JSON.
-#[derive(Debug, Clone)]
-pub struct Found {
-    pub key: PageKey,
-    pub resource: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct Page {
-    /// Every match of the search, on any page.
-    pub total: usize,
-    pub found: Vec<Found>,
-    /// True when matches remain after this page.
-    pub more: bool,
 }
 
 fn sort_column(key: SortKey) -> &'static str {

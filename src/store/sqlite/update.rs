@@ -11,24 +11,10 @@
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::Value;
 
-use super::{StoredVersion, WriteResult};
+use super::WriteResult;
 use crate::error::Error;
 use crate::registry::cancel;
-
-#[derive(Debug)]
-pub struct Update {
-    pub id: String,
-    /// The version the client read (If-Match); the write happens only if it is still current.
-    pub if_match: i64,
-    /// The caller's organisation: must be the one that registered the appointment.
-    pub caller_org: Option<String>,
-    pub last_updated: String,
-    /// The submitted resource, canonical, already stamped with `id`, `meta.versionId`
-    /// (`if_match + 1`, the only version it can become) and `meta.lastUpdated`.
-    pub resource: Value,
-    /// `resource` as canonical FHIR JSON text, as it will be stored.
-    pub json: String,
-}
+use crate::store::{StoredVersion, Update, UpdateOutcome};
 
 struct Current {
     version: i64,
@@ -52,29 +38,31 @@ pub fn apply(tx: &Transaction<'_>, u: &Update) -> Result<WriteResult, Error> {
             },
         )
         .optional()
-        .map_err(Error::from)?
-        .ok_or_else(|| Error::NotFound("no appointment with that id is registered".into()))?;
+        .map_err(Error::from)?;
+    let Some(current) = current else {
+        return Ok(WriteResult::Update(UpdateOutcome::NotFound));
+    };
 
     // An appointment registered without an organisation has no provable owner: nobody may
     // change it, rather than anybody.
     match (&current.registered_by_org, &u.caller_org) {
         (Some(owner), Some(caller)) if owner == caller => {}
-        _ => {
-            return Err(Error::Forbidden(
-                "only the organisation that registered this appointment may change it".into(),
-            ))
-        }
+        _ => return Ok(WriteResult::Update(UpdateOutcome::NotOwner)),
     }
     if current.version != u.if_match {
-        return Err(Error::Conflict(format!(
-            "If-Match names version {} but the appointment is at version {}: read it again \
-             and resubmit",
-            u.if_match, current.version
-        )));
+        return Ok(WriteResult::Update(UpdateOutcome::Stale {
+            current: current.version,
+        }));
     }
     let stored: Value = serde_json::from_str(&current.resource)
         .map_err(|e| Error::caused("reading the stored version", e))?;
-    let cancellation = cancel::check(&stored, &u.resource)?;
+    let cancellation = match cancel::check(&stored, &u.resource) {
+        Ok(c) => c,
+        Err(Error::Unprocessable(problems)) => {
+            return Ok(WriteResult::Update(UpdateOutcome::Rejected(problems)))
+        }
+        Err(other) => return Err(other),
+    };
 
     let version = current.version + 1;
     super::exec(
@@ -100,10 +88,10 @@ pub fn apply(tx: &Transaction<'_>, u: &Update) -> Result<WriteResult, Error> {
             resource: &u.json,
         },
     )?;
-    Ok(WriteResult::Updated(StoredVersion {
+    Ok(WriteResult::Update(UpdateOutcome::Updated(StoredVersion {
         id: u.id.clone(),
         version,
         last_updated: u.last_updated.clone(),
         resource: u.json.clone(),
-    }))
+    })))
 }

@@ -3,30 +3,10 @@
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::{StoredVersion, WriteResult};
-use crate::error::{unprocessable, Error, Problem};
+use super::WriteResult;
+use crate::error::Error;
 use crate::registry::identifier::IdentifierToken;
-use crate::registry::register::Registration;
-use crate::spine::SpineCode;
-
-/// Who made a write: recorded with it.
-#[derive(Debug, Clone, Default)]
-pub struct Author {
-    pub org: Option<String>,
-    pub asid: Option<String>,
-    pub cert_subject: Option<String>,
-}
-
-#[derive(Debug)]
-pub struct NewAppointment {
-    pub id: String,
-    pub last_updated: String,
-    pub registration: Registration,
-    /// Canonical FHIR JSON with id and meta already set.
-    pub resource: String,
-    pub author: Author,
-    pub if_none_exist: Option<IdentifierToken>,
-}
+use crate::store::{CreateOutcome, NewAppointment, StoredVersion};
 
 pub fn apply(tx: &Transaction<'_>, new: &NewAppointment) -> Result<WriteResult, Error> {
     if let Some(query) = &new.if_none_exist {
@@ -36,14 +16,9 @@ pub fn apply(tx: &Transaction<'_>, new: &NewAppointment) -> Result<WriteResult, 
             [id] => {
                 let existing = super::read::current(tx, id)?
                     .ok_or_else(|| Error::internal("identifier row without appointment"))?;
-                return Ok(WriteResult::Existing(existing));
+                return Ok(WriteResult::Create(CreateOutcome::Existing(existing)));
             }
-            more => {
-                return Err(Error::PreconditionFailed(format!(
-                    "If-None-Exist matched {} appointments; it must match at most one",
-                    more.len()
-                )))
-            }
+            more => return Ok(WriteResult::Create(CreateOutcome::Ambiguous(more.len()))),
         }
     }
     let r = &new.registration;
@@ -58,16 +33,10 @@ pub fn apply(tx: &Transaction<'_>, new: &NewAppointment) -> Result<WriteResult, 
             })
             .map_err(Error::from)?;
         if taken.is_some() {
-            return Err(unprocessable(
-                Problem::new(
-                    "duplicate",
-                    SpineCode::DuplicateRejected,
-                    format!(
-                        "an appointment with identifier {system}|{value} is already registered"
-                    ),
-                )
-                .at("Appointment.identifier"),
-            ));
+            return Ok(WriteResult::Create(CreateOutcome::Duplicate {
+                system: system.clone(),
+                value: value.clone(),
+            }));
         }
     }
     super::exec(
@@ -104,12 +73,12 @@ pub fn apply(tx: &Transaction<'_>, new: &NewAppointment) -> Result<WriteResult, 
             params![system, value, new.id],
         )?;
     }
-    Ok(WriteResult::Created(StoredVersion {
+    Ok(WriteResult::Create(CreateOutcome::Created(StoredVersion {
         id: new.id.clone(),
         version: 1,
         last_updated: new.last_updated.clone(),
         resource: new.resource.clone(),
-    }))
+    })))
 }
 
 fn find_by_identifier(tx: &Transaction<'_>, q: &IdentifierToken) -> Result<Vec<String>, Error> {

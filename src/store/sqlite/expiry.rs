@@ -4,33 +4,7 @@
 use rusqlite::{params, Connection, Transaction};
 
 use crate::error::Error;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    /// `created` older than the cut-off.
-    Created,
-    /// `start` before the cut-off.
-    Start,
-}
-
-#[derive(Debug, Clone)]
-pub struct ExpireChunk {
-    pub rule: Rule,
-    /// Fixed-width UTC text, compared with `created_at`/`start_at`.
-    pub before: String,
-    pub limit: u32,
-}
-
-#[derive(Debug, Clone)]
-pub struct ExpiryRun {
-    pub started_at: String,
-    pub finished_at: String,
-    pub created_before: Option<String>,
-    pub start_before: Option<String>,
-    pub deleted: u64,
-    pub duration_ms: u64,
-    pub trigger: &'static str,
-}
+use crate::store::{ExpireChunk, ExpiryRun, Rule};
 
 fn column(rule: Rule) -> &'static str {
     match rule {

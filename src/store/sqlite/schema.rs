@@ -11,7 +11,7 @@ use super::StoreError;
 /// 1: appointments, versions, identifiers. 2: expiry_run, appointment_summary.
 pub const VERSION: i64 = 2;
 
-const SCHEMA: &str = include_str!("../../schema.sql");
+const SCHEMA: &str = include_str!("../../../schema.sql");
 
 /// Connection settings every connection uses: WAL so readers never block the writer,
 /// FULL sync so an acknowledged write survives power loss, and a busy timeout for admins'

@@ -3,23 +3,23 @@
 
 use rusqlite::Transaction;
 
-use super::create::NewAppointment;
 use super::WriteResult;
 use crate::error::Error;
+use crate::store::{ExpireChunk, ExpiryRun, NewAppointment, Update};
 
 #[derive(Debug)]
 pub enum WriteOp {
     Create(Box<NewAppointment>),
     /// A version-aware update (cancel): see `update.rs`.
-    Update(Box<super::update::Update>),
+    Update(Box<Update>),
     /// Readiness probe: proves the writer answers and the file takes a write transaction.
     Ping,
     /// Readiness probe after a storage failure: commits a real (same-value) write of the
     /// database header, so a success proves the disk takes writes again.
     Probe,
     /// Deletes up to `limit` expired appointments (see `store::expiry`).
-    Expire(super::expiry::ExpireChunk),
-    RecordExpiry(super::expiry::ExpiryRun),
+    Expire(ExpireChunk),
+    RecordExpiry(ExpiryRun),
 }
 
 impl WriteOp {

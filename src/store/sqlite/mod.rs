@@ -1,0 +1,210 @@
+//! The SQLite backend (the default): `schema.sql`, one writer thread for every write (group
+//! commit), and an r2d2 pool of read-only connections.
+
+pub mod backup;
+pub mod create;
+pub mod expiry;
+pub mod faults;
+pub mod health;
+pub mod ops;
+pub mod read;
+pub mod schema;
+pub mod search;
+pub mod update;
+pub mod version;
+pub mod writer;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags};
+
+use std::sync::Arc;
+
+use super::NewAppointment;
+use super::{
+    CreateOutcome, ExpireChunk, ExpiryRun, Page, StoreError, StoredVersion, Update, UpdateOutcome,
+};
+use crate::config::Database;
+use crate::error::Error;
+use crate::metrics::Metrics;
+pub use ops::WriteOp;
+use writer::Writer;
+
+/// Runs a statement from the connection's statement cache: the writer runs the same few
+/// statements for every write, and parsing SQL each time cost more than executing it.
+pub(crate) fn exec(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<usize, Error> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(params))
+        .map_err(Error::from)
+}
+
+/// What the writer answers a job with.
+#[derive(Debug)]
+pub enum WriteResult {
+    Create(CreateOutcome),
+    Update(UpdateOutcome),
+    Done,
+    Deleted(u64),
+}
+
+impl WriteResult {
+    /// Whether the job changed the file (so its commit proves the disk takes writes).
+    pub fn wrote(&self) -> bool {
+        match self {
+            WriteResult::Create(CreateOutcome::Created(_))
+            | WriteResult::Update(UpdateOutcome::Updated(_))
+            | WriteResult::Deleted(_) => true,
+            WriteResult::Create(_) | WriteResult::Update(_) => false,
+            WriteResult::Done => true,
+        }
+    }
+}
+
+pub struct SqliteStore {
+    writer: Writer,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if need be) the database of `[database]`, applies the schema and starts
+    /// the writer.
+    pub fn open(config: &Database, metrics: Arc<Metrics>) -> Result<SqliteStore, StoreError> {
+        let path = config.path.as_path();
+        let synchronous = match config.synchronous.as_str() {
+            "normal" => "NORMAL",
+            _ => "FULL",
+        };
+        let mut conn = Connection::open(path)?;
+        schema::configure(&conn, synchronous)?;
+        // The writer touches every index of every table; a larger page cache than SQLite's
+        // 2 MB default keeps their upper levels in memory on a large database.
+        conn.execute_batch("PRAGMA cache_size = -32768")?;
+        schema::apply(&mut conn)?;
+        let reopen_path = path.to_path_buf();
+        let open: writer::Opener = Box::new(move || {
+            let conn = Connection::open(&reopen_path)?;
+            schema::configure(&conn, synchronous)?;
+            conn.execute_batch("PRAGMA cache_size = -32768")?;
+            Ok(conn)
+        });
+        let writer = Writer::start(conn, open, config.max_batch, metrics)
+            .map_err(|e| StoreError::Setup(format!("cannot start the writer thread: {e}")))?;
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_init(|c| schema::configure(c, "FULL"));
+        let readers = r2d2::Pool::builder()
+            .max_size(config.readers)
+            .min_idle(Some(1))
+            .build(manager)?;
+        Ok(SqliteStore { writer, readers })
+    }
+
+    pub async fn write(&self, op: WriteOp) -> Result<WriteResult, Error> {
+        self.writer.submit(op).await
+    }
+
+    pub async fn create(&self, new: NewAppointment) -> Result<CreateOutcome, Error> {
+        match self.write(WriteOp::Create(Box::new(new))).await? {
+            WriteResult::Create(outcome) => Ok(outcome),
+            other => Err(Error::internal(format!("a create was answered {other:?}"))),
+        }
+    }
+
+    pub async fn update(&self, update: Update) -> Result<UpdateOutcome, Error> {
+        match self.write(WriteOp::Update(Box::new(update))).await? {
+            WriteResult::Update(outcome) => Ok(outcome),
+            other => Err(Error::internal(format!("an update was answered {other:?}"))),
+        }
+    }
+
+    pub async fn current(&self, id: String) -> Result<Option<StoredVersion>, Error> {
+        self.read(move |c| read::current(c, &id)).await
+    }
+
+    pub async fn version(&self, id: String, version: i64) -> Result<Option<StoredVersion>, Error> {
+        self.read(move |c| read::version(c, &id, version)).await
+    }
+
+    pub async fn history(&self, id: String) -> Result<Vec<StoredVersion>, Error> {
+        self.read(move |c| read::history(c, &id)).await
+    }
+
+    pub async fn search(&self, query: crate::registry::search::SearchQuery) -> Result<Page, Error> {
+        self.read(move |c| search::run(c, &query)).await
+    }
+
+    pub async fn expire_chunk(&self, chunk: ExpireChunk) -> Result<u64, Error> {
+        match self.write(WriteOp::Expire(chunk)).await? {
+            WriteResult::Deleted(n) => Ok(n),
+            other => Err(Error::internal(format!(
+                "an expiry chunk was answered {other:?}"
+            ))),
+        }
+    }
+
+    pub async fn record_expiry(&self, run: ExpiryRun) -> Result<(), Error> {
+        self.write(WriteOp::RecordExpiry(run)).await.map(|_| ())
+    }
+
+    /// Runs `f` on a pooled read-only connection, off the async threads.
+    async fn read<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool
+                .get()
+                .map_err(|e| Error::caused("taking a reader from the pool", e))?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| Error::caused("a database read", e))?
+    }
+
+    /// Finishes queued writes, checkpoints the WAL and stops the writer.
+    pub fn stop(&self) {
+        self.writer.stop();
+    }
+
+    /// Alive: the writer thread runs (it restarts itself after a panic; when it cannot, the
+    /// process exits).
+    pub fn alive(&self) -> bool {
+        self.writer.is_running()
+    }
+
+    /// Ready: the writer is alive, takes the write lock, and the last write did not fail for a
+    /// storage reason — or, when it did, a probe write succeeds now. `Err` says why not.
+    pub async fn ready(&self) -> Result<(), String> {
+        if !self.writer.is_running() {
+            return Err("the writer thread is not running".into());
+        }
+        let probe = match self.writer.health().storage_fault() {
+            Some(_) => WriteOp::Probe,
+            None => WriteOp::Ping,
+        };
+        match self.write(probe).await {
+            Ok(_) => match self.writer.health().storage_fault() {
+                None => Ok(()),
+                Some(why) => Err(format!("the last write failed: {why}")),
+            },
+            Err(e) => Err(match self.writer.health().storage_fault() {
+                Some(why) => format!("the last write failed: {why}"),
+                None => format!("the writer cannot take a write transaction: {e}"),
+            }),
+        }
+    }
+
+    pub fn writer_health(&self) -> &health::WriterHealth {
+        self.writer.health()
+    }
+
+    #[doc(hidden)]
+    pub fn faults(&self) -> Arc<faults::Faults> {
+        self.writer.faults()
+    }
+}
