@@ -34,14 +34,19 @@ async fn history(
     let entries = versions
         .into_iter()
         .map(|v| {
-            // STU3: fullUrl is the resource's URL; the version's own URL goes in request.url.
-            // Version 1 came from the registration (POST), later ones from PUT.
-            let method = if v.version == 1 { "POST" } else { "PUT" };
+            // STU3: request.method and request.url are what was sent to make this version:
+            // version 1 came from the registration (POST Appointment), later ones from a PUT
+            // of Appointment/{id}. fullUrl is the resource's URL.
+            let (method, url) = if v.version == 1 {
+                ("POST", "Appointment".to_string())
+            } else {
+                ("PUT", format!("Appointment/{}", v.id))
+            };
             Entry {
                 full_url: base.clone(),
                 resource: v.resource,
                 search_mode: None,
-                request: Some((method, format!("{base}/_history/{}", v.version))),
+                request: Some((method, url)),
             }
         })
         .collect::<Vec<_>>();

@@ -21,7 +21,7 @@ pub const INTERACTIONS: [&str; 6] = [
 
 /// Search parameters: (name, type, documentation). `created` is defined by the registry.
 pub const SEARCH_PARAMS: [(&str, &str, &str); 7] = [
-    ("patient", "reference", "The patient: https://demographics.spineservices.nhs.uk/Patient/{nhs}, Patient/{nhs}, {nhs}, or https://fhir.nhs.uk/Id/nhs-number|{nhs}. Required."),
+    ("patient", "reference", "The patient: https://demographics.spineservices.nhs.uk/Patient/{nhs}, Patient/{nhs}, {nhs}, https://fhir.nhs.uk/Id/nhs-number|{nhs}, or https://demographics.spineservices.nhs.uk|{nhs}. Required."),
     ("actor", "reference", "Same as patient (the registry's only actor is the patient)."),
     ("Appointment.participant.actor", "reference", "Alias of actor, the parameter name the NHS Booking documentation uses."),
     ("date", "date", "Appointment.start, with eq ne lt le gt ge prefixes and partial dates. Without a date bound, appointments that already started are left out."),

@@ -71,9 +71,10 @@ fn format_value(value: &str) -> Option<Format> {
 
 /// A `_format` value (`json`, `xml`, or a FHIR media type); anything else is a 400.
 pub fn format_param(value: &str) -> Result<Format, Error> {
+    // A format the registry does not produce is a negotiation failure (406), as for Accept.
     format_value(value).ok_or_else(|| {
-        Error::InvalidParameter(format!(
-            "_format '{value}' is not supported: use json or xml"
+        Error::NotAcceptable(format!(
+            "_format '{value}' is not a format the registry produces: use json or xml"
         ))
     })
 }

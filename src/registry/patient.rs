@@ -10,6 +10,9 @@ use crate::registry::problems::{missing, rule};
 
 pub const NATIONAL_PATIENT_BASE: &str = "https://demographics.spineservices.nhs.uk/Patient/";
 pub const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
+/// The demographics service's base, used as a token system by the NHS search page's own
+/// example (`Appointment.participant.actor=https://demographics.spineservices.nhs.uk|{nhs}`).
+pub const DEMOGRAPHICS_SYSTEM: &str = "https://demographics.spineservices.nhs.uk";
 
 /// The patient's NHS number, when exactly one valid national patient reference is present;
 /// otherwise the problems are pushed.

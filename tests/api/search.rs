@@ -31,6 +31,15 @@ async fn every_patient_form_and_the_alias_find_the_patient() {
             "Appointment.participant.actor={}",
             encode(&format!("https://fhir.nhs.uk/Id/nhs-number|{P}"))
         ),
+        // The sibling search page's own example: the demographics base as the token system.
+        format!(
+            "Appointment.participant.actor={}",
+            encode(&format!("https://demographics.spineservices.nhs.uk|{P}"))
+        ),
+        format!(
+            "patient={}",
+            encode(&format!("https://demographics.spineservices.nhs.uk|{P}"))
+        ),
     ];
     for query in &forms {
         assert_eq!(
@@ -386,7 +395,7 @@ async fn post_search_equals_get_and_combines_with_the_url() {
         format!("{query}&_format=html"),
         form,
     );
-    assert_eq!(bad.await.unwrap().status(), 400);
+    assert_eq!(bad.await.unwrap().status(), 406);
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::fhir;
 use crate::registry::identifier::IdentifierToken;
 use crate::registry::nhs_number;
-use crate::registry::patient::{NATIONAL_PATIENT_BASE, NHS_NUMBER_SYSTEM};
+use crate::registry::patient::{DEMOGRAPHICS_SYSTEM, NATIONAL_PATIENT_BASE, NHS_NUMBER_SYSTEM};
 use crate::registry::search_date;
 
 /// `patient`, `actor` and `Appointment.participant.actor` are one parameter.
@@ -34,18 +34,20 @@ pub fn check_once(seen: &mut HashSet<String>, name: &str, canonical: &str) -> Re
 /// A patient in any accepted form; its NHS number must pass Modulus 11.
 pub fn patient(name: &str, value: &str) -> Result<String, Error> {
     let token = format!("{NHS_NUMBER_SYSTEM}|");
+    let demographics = format!("{DEMOGRAPHICS_SYSTEM}|");
     let number = value
         .strip_prefix(NATIONAL_PATIENT_BASE)
         .or_else(|| value.strip_prefix("Patient/"))
         .or_else(|| value.strip_prefix(token.as_str()))
+        .or_else(|| value.strip_prefix(demographics.as_str()))
         .unwrap_or(value);
     if nhs_number::is_valid(number) {
         Ok(number.to_string())
     } else {
         Err(invalid(format!(
             "{name} '{value}' does not name a patient by a valid NHS number (10 digits with a \
-             Modulus 11 check digit): use {NATIONAL_PATIENT_BASE}{{nhs}}, Patient/{{nhs}}, {{nhs}} \
-             or {NHS_NUMBER_SYSTEM}|{{nhs}}"
+             Modulus 11 check digit): use {NATIONAL_PATIENT_BASE}{{nhs}}, Patient/{{nhs}}, {{nhs}}, \
+             {NHS_NUMBER_SYSTEM}|{{nhs}} or {DEMOGRAPHICS_SYSTEM}|{{nhs}}"
         )))
     }
 }
