@@ -34,6 +34,12 @@ impl Application {
     /// says why (print it with `{:#}`).
     pub fn build(settings: &Settings) -> anyhow::Result<Application> {
         tls::install_crypto_provider();
+        // The port first: a server that cannot listen creates nothing (no dev PKI, no database).
+        let listen = &settings.server.listen;
+        let listeners = bind(listen).with_context(|| format!("server.listen {listen}"))?;
+        let addr = listeners[0]
+            .local_addr()
+            .with_context(|| format!("server.listen {listen}"))?;
         if settings.tls.enabled && settings.tls.generate_dev_pki {
             let dir = settings.dev_pki_dir();
             let (_, created) = pki::ensure(&dir).with_context(|| {
@@ -54,11 +60,6 @@ impl Application {
         let store = Store::open(&settings.database, metrics.clone())
             .with_context(|| format!("database.path {}", db.display()))?;
 
-        let listen = &settings.server.listen;
-        let listener = bind(listen).with_context(|| format!("server.listen {listen}"))?;
-        let addr = listener
-            .local_addr()
-            .with_context(|| format!("server.listen {listen}"))?;
         let scheme = if settings.tls.enabled {
             "https"
         } else {
@@ -129,13 +130,17 @@ impl Application {
                 .then(|| std::time::Duration::from_secs(t.client_crls_poll_seconds));
             crl_reload = Some((verifier.clone(), poll));
             let config = tls::server_config(&t.cert, &t.key, verifier).map_err(tls_error)?;
-            server.listen_rustls_0_23(listener, config)
+            listeners.into_iter().try_fold(server, |server, listener| {
+                server.listen_rustls_0_23(listener, config.clone())
+            })
         } else {
             log::warn!(
                 "TLS IS DISABLED (tls.enabled = false): the registry is serving plain HTTP with no \
                  client-certificate check. Never do this outside a test bench."
             );
-            server.listen(listener)
+            listeners
+                .into_iter()
+                .try_fold(server, |server, listener| server.listen(listener))
         }
         .with_context(|| format!("server.listen {listen}"))?
         .run();
@@ -203,12 +208,39 @@ const LISTEN_BACKLOG: i32 = 1024;
 
 /// A listening socket as actix-web's `bind` makes it (address reuse, a 1024 backlog), bound
 /// here so the port is known before the server starts.
-fn bind(listen: &str) -> std::io::Result<TcpListener> {
+/// Binds every address `listen` resolves to (`localhost:8443` is 127.0.0.1 and ::1). With port
+/// 0, the first address picks a free port and the others take the same one.
+fn bind(listen: &str) -> std::io::Result<Vec<TcpListener>> {
+    use std::net::ToSocketAddrs;
+    let mut addrs: Vec<std::net::SocketAddr> = Vec::new();
+    for addr in listen.to_socket_addrs()? {
+        if !addrs.contains(&addr) {
+            addrs.push(addr);
+        }
+    }
+    let mut listeners: Vec<TcpListener> = Vec::new();
+    for mut addr in addrs {
+        if let (0, Some(first)) = (addr.port(), listeners.first()) {
+            addr.set_port(first.local_addr()?.port());
+        }
+        listeners.push(bind_one(addr)?);
+    }
+    if listeners.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            "resolves to no address",
+        ));
+    }
+    Ok(listeners)
+}
+
+fn bind_one(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
-    let addr: std::net::SocketAddr = listen
-        .parse()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        // ::1 alone, so 127.0.0.1 can be bound beside it.
+        socket.set_only_v6(true)?;
+    }
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;

@@ -52,10 +52,20 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: String| Err(ConfigError::invalid(key, why));
         self.server.validate()?;
-        if self.server.listen.parse::<SocketAddr>().is_err() {
+        // An address (`127.0.0.1:8443`, `[::1]:8443`) or a host name and port
+        // (`localhost:8443`), which start-up resolves and binds on every address.
+        let host_port = self
+            .server
+            .listen
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if self.server.listen.parse::<SocketAddr>().is_err() && !host_port {
             return bad(
                 "server.listen",
-                format!("'{}' is not an address:port", self.server.listen),
+                format!(
+                    "'{}' is not an address:port or host:port",
+                    self.server.listen
+                ),
             );
         }
         let base = &self.server.base_url;

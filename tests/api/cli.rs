@@ -302,3 +302,48 @@ fn start_up_errors_name_the_setting_and_the_file_then_the_cause() {
         }
     }
 }
+
+#[test]
+fn a_server_that_cannot_listen_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[server]\nlisten = \"{addr}\"\n[expiry]\nenabled = false\n"),
+    )
+    .unwrap();
+    let out = registry()
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("server.listen"), "{stderr}");
+    // The port is checked first: no dev PKI, no database left behind by the failed start.
+    assert!(!dir.path().join("dev-pki").exists(), "dev-pki/ was created");
+    assert!(
+        !dir.path().join("registry.db").exists(),
+        "a database was created"
+    );
+}
+
+#[tokio::test]
+async fn a_host_name_to_listen_on_binds_every_address_it_resolves_to() {
+    let app = spawn_app_with(|s| s.server.listen = "localhost:0".into()).await;
+    let port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let ipv6_here = std::net::TcpListener::bind("[::1]:0").is_ok();
+    let resolves_to_v6 = std::net::ToSocketAddrs::to_socket_addrs("localhost:0")
+        .unwrap()
+        .any(|a| a.is_ipv6());
+    if ipv6_here && resolves_to_v6 {
+        assert!(std::net::TcpStream::connect(("::1", port)).is_ok());
+    } else {
+        eprintln!("::1 not checked: localhost does not resolve to IPv6 here");
+    }
+    let response = app.get("/Appointment?patient=1234554321").await;
+    assert_eq!(response.status(), 200);
+}
