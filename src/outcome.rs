@@ -46,6 +46,30 @@ fn diagnostics(p: &Problem) -> String {
     }
 }
 
+/// The answer of `$validate`: errors, then warnings; one `information` issue when there is
+/// neither.
+pub fn validation_report(errors: &[Problem], warnings: &[Problem]) -> Value {
+    let mut issues: Vec<Value> = errors.iter().map(issue).collect();
+    issues.extend(
+        warnings
+            .iter()
+            .map(|p| issue_of("warning", p.issue_type, p.spine, &diagnostics(p))),
+    );
+    if issues.is_empty() {
+        issues.push(issue_of(
+            "information",
+            "informational",
+            SpineCode::ResourceCreated,
+            "the appointment is valid: a registration of it would be accepted",
+        ));
+    }
+    json!({
+        "resourceType": "OperationOutcome",
+        "meta": { "profile": [PROFILE] },
+        "issue": issues,
+    })
+}
+
 /// A success told as an OperationOutcome (`Prefer: return=OperationOutcome`).
 pub fn information(code: SpineCode, diagnostics: &str) -> Value {
     json!({

@@ -11,7 +11,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 XS = "{http://www.w3.org/2001/XMLSchema}"
-ROOTS = ["Appointment", "OperationOutcome", "Bundle", "CapabilityStatement", "SearchParameter"]
+ROOTS = ["Appointment", "OperationOutcome", "Bundle", "CapabilityStatement", "SearchParameter", "Parameters"]
 # Primitive kinds named after the FHIR type; Rust enum variants in structure.rs.
 PRIMS = {
     "boolean": "Boolean", "integer": "Integer", "unsignedInt": "UnsignedInt",

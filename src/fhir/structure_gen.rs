@@ -12,6 +12,7 @@ pub static SUPPORTED_RESOURCES: &[&str] = &[
     "Bundle",
     "CapabilityStatement",
     "SearchParameter",
+    "Parameters",
 ];
 
 /// Every STU3 resource type (members of ResourceContainer).
@@ -4827,6 +4828,335 @@ pub static TYPES: &[TypeDef] = &[
                 choices: &[Choice {
                     name: "expression",
                     kind: Kind::Primitive(Prim::String),
+                    codes: &[],
+                }],
+            },
+        ],
+    },
+    TypeDef {
+        name: "Parameters",
+        elements: &[
+            ElementDef {
+                name: "id",
+                min: 0,
+                many: false,
+                attr: false,
+                choices: &[Choice {
+                    name: "id",
+                    kind: Kind::Primitive(Prim::Id),
+                    codes: &[],
+                }],
+            },
+            ElementDef {
+                name: "meta",
+                min: 0,
+                many: false,
+                attr: false,
+                choices: &[Choice {
+                    name: "meta",
+                    kind: Kind::Complex("Meta"),
+                    codes: &[],
+                }],
+            },
+            ElementDef {
+                name: "implicitRules",
+                min: 0,
+                many: false,
+                attr: false,
+                choices: &[Choice {
+                    name: "implicitRules",
+                    kind: Kind::Primitive(Prim::Uri),
+                    codes: &[],
+                }],
+            },
+            ElementDef {
+                name: "language",
+                min: 0,
+                many: false,
+                attr: false,
+                choices: &[Choice {
+                    name: "language",
+                    kind: Kind::Primitive(Prim::Code),
+                    codes: &[],
+                }],
+            },
+            ElementDef {
+                name: "parameter",
+                min: 0,
+                many: true,
+                attr: false,
+                choices: &[Choice {
+                    name: "parameter",
+                    kind: Kind::Complex("Parameters.Parameter"),
+                    codes: &[],
+                }],
+            },
+        ],
+    },
+    TypeDef {
+        name: "Parameters.Parameter",
+        elements: &[
+            ElementDef {
+                name: "id",
+                min: 0,
+                many: false,
+                attr: true,
+                choices: &[Choice {
+                    name: "id",
+                    kind: Kind::Primitive(Prim::String),
+                    codes: &[],
+                }],
+            },
+            ElementDef {
+                name: "extension",
+                min: 0,
+                many: true,
+                attr: false,
+                choices: &[Choice {
+                    name: "extension",
+                    kind: Kind::Complex("Extension"),
+                    codes: &[],
+                }],
+            },
+            ElementDef {
+                name: "modifierExtension",
+                min: 0,
+                many: true,
+                attr: false,
+                choices: &[Choice {
+                    name: "modifierExtension",
+                    kind: Kind::Complex("Extension"),
+                    codes: &[],
+                }],
+            },
+            ElementDef {
+                name: "name",
+                min: 1,
+                many: false,
+                attr: false,
+                choices: &[Choice {
+                    name: "name",
+                    kind: Kind::Primitive(Prim::String),
+                    codes: &[],
+                }],
+            },
+            ElementDef {
+                name: "value",
+                min: 0,
+                many: false,
+                attr: false,
+                choices: &[
+                    Choice {
+                        name: "valueBase64Binary",
+                        kind: Kind::Primitive(Prim::Base64Binary),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueBoolean",
+                        kind: Kind::Primitive(Prim::Boolean),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueCode",
+                        kind: Kind::Primitive(Prim::Code),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueDate",
+                        kind: Kind::Primitive(Prim::Date),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueDateTime",
+                        kind: Kind::Primitive(Prim::DateTime),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueDecimal",
+                        kind: Kind::Primitive(Prim::Decimal),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueId",
+                        kind: Kind::Primitive(Prim::Id),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueInstant",
+                        kind: Kind::Primitive(Prim::Instant),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueInteger",
+                        kind: Kind::Primitive(Prim::Integer),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueMarkdown",
+                        kind: Kind::Primitive(Prim::Markdown),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueOid",
+                        kind: Kind::Primitive(Prim::Oid),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valuePositiveInt",
+                        kind: Kind::Primitive(Prim::PositiveInt),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueString",
+                        kind: Kind::Primitive(Prim::String),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueTime",
+                        kind: Kind::Primitive(Prim::Time),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueUnsignedInt",
+                        kind: Kind::Primitive(Prim::UnsignedInt),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueUri",
+                        kind: Kind::Primitive(Prim::Uri),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueAddress",
+                        kind: Kind::Complex("Address"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueAge",
+                        kind: Kind::Complex("Age"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueAnnotation",
+                        kind: Kind::Complex("Annotation"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueAttachment",
+                        kind: Kind::Complex("Attachment"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueCodeableConcept",
+                        kind: Kind::Complex("CodeableConcept"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueCoding",
+                        kind: Kind::Complex("Coding"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueContactPoint",
+                        kind: Kind::Complex("ContactPoint"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueCount",
+                        kind: Kind::Complex("Count"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueDistance",
+                        kind: Kind::Complex("Distance"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueDuration",
+                        kind: Kind::Complex("Duration"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueHumanName",
+                        kind: Kind::Complex("HumanName"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueIdentifier",
+                        kind: Kind::Complex("Identifier"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueMoney",
+                        kind: Kind::Complex("Money"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valuePeriod",
+                        kind: Kind::Complex("Period"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueQuantity",
+                        kind: Kind::Complex("Quantity"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueRange",
+                        kind: Kind::Complex("Range"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueRatio",
+                        kind: Kind::Complex("Ratio"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueReference",
+                        kind: Kind::Complex("Reference"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueSampledData",
+                        kind: Kind::Complex("SampledData"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueSignature",
+                        kind: Kind::Complex("Signature"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueTiming",
+                        kind: Kind::Complex("Timing"),
+                        codes: &[],
+                    },
+                    Choice {
+                        name: "valueMeta",
+                        kind: Kind::Complex("Meta"),
+                        codes: &[],
+                    },
+                ],
+            },
+            ElementDef {
+                name: "resource",
+                min: 0,
+                many: false,
+                attr: false,
+                choices: &[Choice {
+                    name: "resource",
+                    kind: Kind::Resource,
+                    codes: &[],
+                }],
+            },
+            ElementDef {
+                name: "part",
+                min: 0,
+                many: true,
+                attr: false,
+                choices: &[Choice {
+                    name: "part",
+                    kind: Kind::Complex("Parameters.Parameter"),
                     codes: &[],
                 }],
             },

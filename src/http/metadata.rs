@@ -31,6 +31,8 @@ pub const SEARCH_PARAMS: [(&str, &str, &str); 7] = [
 ];
 
 const CREATED_ID: &str = "Appointment-created";
+/// `$validate` is the base specification's operation (mode `create` only).
+pub const VALIDATE_DEFINITION: &str = "http://hl7.org/fhir/OperationDefinition/Resource-validate";
 
 pub async fn capability_statement(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     respond::negotiated(&req, Format::Json, |format| async move {
@@ -108,6 +110,10 @@ pub fn statement(base: &str, sizes: PageSizes) -> Value {
                 "conditionalUpdate": false,
                 "conditionalDelete": "not-supported",
                 "searchParam": search_params
+            }],
+            "operation": [{
+                "name": "validate",
+                "definition": { "reference": VALIDATE_DEFINITION }
             }]
         }]
     })

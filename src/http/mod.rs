@@ -15,6 +15,7 @@ pub mod panic_guard;
 pub mod respond;
 pub mod search;
 pub mod unread_body;
+pub mod validate;
 pub mod version_response;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -60,6 +61,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(appointment::create))
                 .route(web::get().to(search::search_get))
                 .default_service(web::to(not_allowed("GET, POST"))),
+        )
+        .service(
+            web::resource("/Appointment/$validate")
+                .route(web::post().to(validate::validate))
+                .default_service(web::to(not_allowed("POST"))),
         )
         .service(
             web::resource("/Appointment/_search")

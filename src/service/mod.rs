@@ -7,3 +7,4 @@ pub mod read;
 pub mod register;
 pub mod resource;
 pub mod search;
+pub mod validate;

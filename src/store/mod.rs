@@ -195,6 +195,16 @@ impl Store {
         }
     }
 
+    /// Which of `identifiers` (`(system or "", value)`) are registered already.
+    pub async fn registered_identifiers(
+        &self,
+        identifiers: Vec<(String, String)>,
+    ) -> Result<Vec<(String, String)>, Error> {
+        match self {
+            Store::Sqlite(s) => s.registered_identifiers(identifiers).await,
+        }
+    }
+
     /// Deletes at most `chunk.limit` expired appointments; how many it deleted.
     pub async fn expire_chunk(&self, chunk: ExpireChunk) -> Result<u64, Error> {
         match self {

@@ -19,6 +19,7 @@ mod search;
 mod search_paging;
 mod search_support;
 mod security;
+mod validate;
 #[path = "../common/xmllint.rs"]
 mod xmllint;
 mod xsd;

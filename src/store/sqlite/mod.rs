@@ -136,6 +136,14 @@ impl SqliteStore {
         self.read(move |c| search::run(c, &query)).await
     }
 
+    pub async fn registered_identifiers(
+        &self,
+        identifiers: Vec<(String, String)>,
+    ) -> Result<Vec<(String, String)>, Error> {
+        self.read(move |c| read::registered_identifiers(c, identifiers))
+            .await
+    }
+
     pub async fn expire_chunk(&self, chunk: ExpireChunk) -> Result<u64, Error> {
         match self.write(WriteOp::Expire(chunk)).await? {
             WriteResult::Deleted(n) => Ok(n),

@@ -52,3 +52,20 @@ pub fn history(conn: &Connection, id: &str) -> Result<Vec<StoredVersion>, Error>
         .map_err(Error::from)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(Error::from)
 }
+
+/// Which of `identifiers` are registered already (for `$validate`'s duplicate warning).
+pub fn registered_identifiers(
+    conn: &Connection,
+    identifiers: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>, Error> {
+    let mut stmt = conn
+        .prepare_cached("SELECT 1 FROM appointment_identifier WHERE system = ?1 AND value = ?2")
+        .map_err(Error::from)?;
+    let mut taken = Vec::new();
+    for (system, value) in identifiers {
+        if stmt.exists(params![system, value]).map_err(Error::from)? {
+            taken.push((system, value));
+        }
+    }
+    Ok(taken)
+}
