@@ -7,6 +7,7 @@ mod json_write;
 mod primitive;
 pub mod structure;
 mod structure_gen;
+pub mod subset;
 mod validate;
 mod xhtml;
 mod xml_read;

@@ -30,6 +30,12 @@ pub const SEARCH_PARAMS: [(&str, &str, &str); 7] = [
     ("identifier", "token", "Appointment.identifier as system|value, |value or value."),
 ];
 
+/// Parameters for every search (`CapabilityStatement.rest.searchParam`): (name, type, doc).
+pub const COMMON_PARAMS: [(&str, &str, &str); 2] = [
+    ("_summary", "token", "true (summary elements), text, data, false, or count (a Bundle with total and no entries). Subsetted entries carry the SUBSETTED tag."),
+    ("_elements", "string", "Comma-separated Appointment elements to return (id, meta, status, participant and modifierExtension always come too); entries carry the SUBSETTED tag. Not with _summary."),
+];
+
 const CREATED_ID: &str = "Appointment-created";
 /// `$validate` is the base specification's operation (mode `create` only).
 pub const VALIDATE_DEFINITION: &str = "http://hl7.org/fhir/OperationDefinition/Resource-validate";
@@ -79,7 +85,9 @@ pub fn statement(base: &str, sizes: PageSizes) -> Value {
         "description": format!(
             "Registers booked appointments (NHS Booking 'Register an appointment'), with read, \
              version-aware cancel, history and search. Search results: _count (default {}, at most {}), \
-             _sort (date, -date, created, -created), _format.",
+             _sort (date, -date, created, -created), _summary, _elements, _format. With Prefer: \
+             handling=lenient, unknown parameters are ignored and listed in an OperationOutcome \
+             entry (search.mode outcome); without it they are refused (400).",
             sizes.default, sizes.max
         ),
         "kind": "instance",
@@ -90,6 +98,10 @@ pub fn statement(base: &str, sizes: PageSizes) -> Value {
         "format": ["application/fhir+json", "application/fhir+xml"],
         "rest": [{
             "mode": "server",
+            "searchParam": COMMON_PARAMS
+                .iter()
+                .map(|(name, kind, doc)| json!({ "name": name, "type": kind, "documentation": doc }))
+                .collect::<Vec<_>>(),
             "security": {
                 "cors": false,
                 "service": [{

@@ -10,8 +10,12 @@ use super::bundle::{self, Entry};
 use super::negotiate::{self, Format};
 use super::{body, caller, respond, AppState};
 use crate::auth::Access;
-use crate::error::Error;
-use crate::service;
+use serde_json::{json, Value};
+
+use crate::error::{Error, Problem};
+use crate::registry::search::Handling;
+use crate::spine::SpineCode;
+use crate::{fhir, outcome, service};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -21,7 +25,7 @@ pub async fn search_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
     answer(req, fmt, || async move {
         caller::authorise(req, state, Access::Read)?;
         let pairs = negotiate::url_pairs(req.query_string());
-        bundle_for(state, &pairs, fmt.get()).await
+        bundle_for(state, &pairs, fmt.get(), handling(req)).await
     })
     .await
 }
@@ -59,7 +63,7 @@ pub async fn search_post(
             }
             pairs.extend(form_pairs);
         }
-        bundle_for(state, &pairs, fmt.get()).await
+        bundle_for(state, &pairs, fmt.get(), handling(req)).await
     })
     .await
 }
@@ -82,12 +86,57 @@ where
     }
 }
 
+/// `Prefer: handling=lenient|strict` (strict when absent).
+fn handling(req: &HttpRequest) -> Handling {
+    let lenient = req
+        .headers()
+        .get_all("Prefer")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .filter_map(|part| part.split_once('='))
+        .any(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("handling") && v.trim().eq_ignore_ascii_case("lenient")
+        });
+    if lenient {
+        Handling::Lenient
+    } else {
+        Handling::Strict
+    }
+}
+
+/// The entry that tells a lenient search which parameters it ignored (`search.mode` outcome).
+fn ignored_outcome(ignored: &[String]) -> Result<Entry, Error> {
+    let problems: Vec<Problem> = ignored
+        .iter()
+        .map(|name| {
+            Problem::new(
+                "not-supported",
+                SpineCode::InvalidParameter,
+                format!("'{name}' is not a search parameter of this registry: ignored (Prefer: handling=lenient)"),
+            )
+        })
+        .collect();
+    let mut outcome = outcome::from_problems(&problems);
+    for issue in outcome["issue"].as_array_mut().into_iter().flatten() {
+        issue["severity"] = json!("warning");
+    }
+    Ok(Entry {
+        full_url: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+        resource: String::from_utf8(fhir::write_json(&outcome))
+            .map_err(|e| Error::caused("writing an OperationOutcome", e))?,
+        search_mode: Some("outcome"),
+        request: None,
+    })
+}
+
 async fn bundle_for(
     state: &AppState,
     pairs: &[(String, String)],
     format: Format,
+    handling: Handling,
 ) -> Result<Vec<u8>, Error> {
-    let (query, page) = service::search::search(&state.store, pairs, state.page_sizes).await?;
+    let (query, page) =
+        service::search::search(&state.store, pairs, state.page_sizes, handling).await?;
     // The links keep the URL's _format, so a client following them gets the same format.
     let format_param = pairs.iter().find(|(k, _)| k == "_format").cloned();
     let link = |params: Vec<(&'static str, String)>| {
@@ -104,15 +153,30 @@ async fn bundle_for(
     if let (true, Some(last)) = (page.more, page.found.last()) {
         links.push(("next", link(query.next_params(&last.key))));
     }
-    let entries = page
+    let subset = query.subset();
+    let mut entries = page
         .found
         .into_iter()
-        .map(|f| Entry {
-            full_url: format!("{}/Appointment/{}", state.base_url, f.key.id),
-            resource: f.resource,
-            search_mode: Some("match"),
-            request: None,
+        .map(|f| {
+            let resource = match &subset {
+                None => f.resource,
+                Some(subset) => {
+                    let full: Value = serde_json::from_str(&f.resource)
+                        .map_err(|e| Error::caused("reading a stored resource", e))?;
+                    String::from_utf8(fhir::write_json(&fhir::subset::apply(&full, subset)))
+                        .map_err(|e| Error::caused("writing a subset", e))?
+                }
+            };
+            Ok(Entry {
+                full_url: format!("{}/Appointment/{}", state.base_url, f.key.id),
+                resource,
+                search_mode: Some("match"),
+                request: None,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, Error>>()?;
+    if !query.ignored.is_empty() {
+        entries.push(ignored_outcome(&query.ignored)?);
+    }
     bundle::render("searchset", Some(page.total), &links, entries, format)
 }

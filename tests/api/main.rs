@@ -16,6 +16,7 @@ mod ops;
 mod process;
 mod register;
 mod search;
+mod search_conventions;
 mod search_paging;
 mod search_support;
 mod security;

@@ -15,6 +15,18 @@ pub use crate::registry::search_date::{DateBound, Prefix};
 mod page_token;
 mod params;
 
+pub use crate::fhir::subset::Subset;
+pub use params::Summary;
+
+/// `Prefer: handling=` (FHIR R4, honoured by the major servers whatever their version):
+/// `strict` (the default) refuses unknown parameters; `lenient` ignores them and says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Handling {
+    #[default]
+    Strict,
+    Lenient,
+}
+
 /// `_count` when the search gives none, and the largest page (a larger `_count` is lowered to
 /// it; FHIR lets a server return fewer): the defaults of `search.default_count`/`max_count`.
 pub use crate::config::{DEFAULT_COUNT, MAX_COUNT};
@@ -39,7 +51,7 @@ impl Default for PageSizes {
 const PATIENT_NAMES: [&str; 3] = ["patient", "actor", "Appointment.participant.actor"];
 /// Every parameter the registry understands (`_format` is the negotiator's).
 pub const SUPPORTED: &str = "patient, actor, Appointment.participant.actor, date, created, \
-                             status, identifier, _count, _sort, _page, _format";
+                             status, identifier, _count, _sort, _page, _summary, _elements, _format";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
@@ -99,6 +111,12 @@ pub struct SearchQuery {
     pub after: Option<PageKey>,
     /// Whether `_count` was given (the links repeat it only then).
     count_given: bool,
+    /// `_summary`, as given (`count` makes `count` 0: the total only).
+    pub summary: Option<Summary>,
+    /// `_elements`, as given.
+    pub elements: Option<Vec<String>>,
+    /// Parameters ignored under `Prefer: handling=lenient`, by name.
+    pub ignored: Vec<String>,
     page_token: Option<String>,
 }
 
@@ -112,6 +130,16 @@ pub fn parse(
     pairs: &[(String, String)],
     now: OffsetDateTime,
     sizes: PageSizes,
+) -> Result<SearchQuery, Error> {
+    parse_with(pairs, now, sizes, Handling::Strict)
+}
+
+/// As [`parse`], with `handling` deciding what an unknown parameter does.
+pub fn parse_with(
+    pairs: &[(String, String)],
+    now: OffsetDateTime,
+    sizes: PageSizes,
+    handling: Handling,
 ) -> Result<SearchQuery, Error> {
     let mut seen = HashSet::new();
     let mut found = Found::default();
@@ -134,6 +162,9 @@ pub fn parse(
             "_count" => found.count = Some(params::count(value, sizes)?),
             "_sort" => found.sort = Some(params::sort(value)?),
             "_page" => found.page = Some(value.clone()),
+            "_summary" => found.summary = Some(params::summary(value)?),
+            "_elements" => found.elements = Some(params::elements(value)?),
+            _ if handling == Handling::Lenient => found.ignored.push(name.to_string()),
             _ => return Err(params::unknown(name)),
         }
     }
@@ -151,6 +182,9 @@ struct Found {
     count: Option<usize>,
     sort: Option<Sort>,
     page: Option<String>,
+    summary: Option<Summary>,
+    elements: Option<Vec<String>>,
+    ignored: Vec<String>,
 }
 
 impl Found {
@@ -158,6 +192,15 @@ impl Found {
         let nhs_number = self.nhs_number.ok_or_else(|| {
             invalid("a patient is required: patient=https://demographics.spineservices.nhs.uk/Patient/{nhs-number} (or actor, or Appointment.participant.actor)".into())
         })?;
+        if self.elements.is_some() && self.summary.is_some_and(|s| s != Summary::False) {
+            return Err(invalid(
+                "_summary and _elements choose the returned elements two ways: use one".into(),
+            ));
+        }
+        let count = match self.summary {
+            Some(Summary::Count) => 0,
+            _ => self.count.unwrap_or(sizes.default),
+        };
         let mut query = SearchQuery {
             nhs_number,
             not_before: self.start.is_empty().then(|| instant::to_column(now)),
@@ -165,8 +208,11 @@ impl Found {
             created: self.created,
             statuses: self.statuses,
             identifier: self.identifier,
-            count: self.count.unwrap_or(sizes.default),
+            count,
             count_given: self.count.is_some(),
+            summary: self.summary,
+            elements: self.elements,
+            ignored: self.ignored,
             sort: self.sort.unwrap_or(Sort::new(SortKey::Start, false)),
             after: None,
             page_token: None,
@@ -202,7 +248,20 @@ impl SearchQuery {
         if self.count_given {
             params.push(("_count", self.count.to_string()));
         }
+        params.extend(self.summary.map(|s| ("_summary", s.param().to_string())));
+        params.extend(self.elements.as_ref().map(|e| ("_elements", e.join(","))));
         params
+    }
+
+    /// How each returned resource is cut, if it is.
+    pub fn subset(&self) -> Option<Subset> {
+        match (&self.elements, self.summary) {
+            (Some(names), _) => Some(Subset::Elements(names.clone())),
+            (None, Some(Summary::True)) => Some(Subset::Summary),
+            (None, Some(Summary::Text)) => Some(Subset::Text),
+            (None, Some(Summary::Data)) => Some(Subset::Data),
+            _ => None,
+        }
     }
 
     /// The parameters of this page's `self` link.

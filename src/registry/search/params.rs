@@ -103,6 +103,62 @@ pub fn sort(value: &str) -> Result<Sort, Error> {
         })
 }
 
+/// `_summary`: which part of each resource to return (or only the count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Summary {
+    True,
+    False,
+    Text,
+    Data,
+    Count,
+}
+
+impl Summary {
+    pub fn param(self) -> &'static str {
+        match self {
+            Summary::True => "true",
+            Summary::False => "false",
+            Summary::Text => "text",
+            Summary::Data => "data",
+            Summary::Count => "count",
+        }
+    }
+}
+
+pub fn summary(value: &str) -> Result<Summary, Error> {
+    [
+        Summary::True,
+        Summary::False,
+        Summary::Text,
+        Summary::Data,
+        Summary::Count,
+    ]
+    .into_iter()
+    .find(|s| s.param() == value)
+    .ok_or_else(|| {
+        invalid(format!(
+            "_summary '{value}' is not supported: true, false, text, data or count"
+        ))
+    })
+}
+
+/// `_elements`: comma-separated top-level Appointment elements.
+pub fn elements(value: &str) -> Result<Vec<String>, Error> {
+    let appointment = fhir::structure::type_def("Appointment");
+    let mut names: Vec<String> = Vec::new();
+    for name in value.split(',').map(str::trim) {
+        if appointment.and_then(|t| t.find(name)).is_none() {
+            return Err(invalid(format!(
+                "_elements '{name}' is not an element of Appointment"
+            )));
+        }
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    Ok(names)
+}
+
 pub fn unknown(name: &str) -> Error {
     invalid(format!(
         "'{name}' is not a search parameter of this registry: it understands {SUPPORTED}"
