@@ -125,6 +125,7 @@ pub fn server_config(
     let key = PrivateKeyDer::from_pem_file(key_pem)
         .map_err(|e| file_err(TlsFile::ServerKey, key_pem, e))?;
 
+    let revocation = !client_verifier.crl_files().is_empty();
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(TlsError::Versions)?
@@ -136,11 +137,16 @@ pub fn server_config(
             source,
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    // No session resumption: a resumed handshake skips the client-certificate verifier, so a
-    // certificate revoked by a reloaded CRL would keep connecting on its old tickets. Every
-    // connection makes a full handshake; keep-alive is what saves handshakes here.
-    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
-    config.send_tls13_tickets = 0;
+    if revocation {
+        // With CRLs, no session resumption: a resumed handshake skips the client-certificate
+        // verifier, so a certificate revoked by a reloaded CRL would keep connecting on its
+        // old tickets. Every connection then makes a full handshake (about a third slower for
+        // clients that open a connection per request; keep-alive clients do not notice).
+        // Without CRLs nothing can be revoked, and a resumed session comes from a full
+        // handshake that passed every check, so rustls' resumption stays on.
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+    }
     Ok(config)
 }
 

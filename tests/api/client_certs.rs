@@ -74,6 +74,41 @@ async fn a_revoked_client_certificate_is_refused_and_crl_files_are_reloaded_whil
     assert!(err.contains("CertificateRevoked"), "{err}");
 }
 
+/// A client that keeps its TLS session between connections (rustls' client session cache is on
+/// by default) must not slip past a revocation by resuming: with CRLs the server resumes
+/// nothing, so every connection meets the verifier.
+#[tokio::test]
+async fn a_revoked_certificate_cannot_resume_an_earlier_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let crl = dir.path().join("client.crl");
+    let mut pki_for_crl = None;
+    let app = spawn_app_with(|s| {
+        let p = appointment_registry::pki::paths(s.tls.cert.parent().unwrap());
+        std::fs::write(&crl, pki::dev_crl(&p, &[]).unwrap()).unwrap();
+        pki_for_crl = Some(p);
+        s.tls.client_crls = vec![crl.clone()];
+        s.tls.client_crls_poll_seconds = 1;
+    })
+    .await;
+    // One client for the whole test; no pooled connection, so each request is a new handshake
+    // that may offer the session of the last one.
+    let client = client_builder_for(&app.pki, Some(&app.pki))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let health = || client.get(format!("{}/_health", app.base)).send();
+    for _ in 0..3 {
+        assert_eq!(health().await.unwrap().status(), 200);
+    }
+    write_crl(&app.pki, &crl, &[&app.pki.client_cert]);
+    // The fresh-client probe sees the reload; the long-lived client must be refused too.
+    assert!(until(&app.base, &app.pki, true).await.is_err());
+    assert!(
+        health().await.is_err(),
+        "a resumed session got past the CRL"
+    );
+}
+
 /// A client certificate of the dev CA with the given purposes, as a DevPkiPaths for client_for.
 pub fn issue_client(p: &DevPkiPaths, name: &str, eku: Vec<Eku>, ku: Vec<Ku>) -> DevPkiPaths {
     let issuer = pki::dev_ca_issuer(p).unwrap();

@@ -104,6 +104,16 @@ pub fn test_settings(pki: &DevPkiPaths, db: &std::path::Path) -> Settings {
 /// An HTTPS client trusting `server`'s CA and presenting `identity`'s client certificate
 /// (none when `identity` is None).
 pub fn client_for(server: &DevPkiPaths, identity: Option<&DevPkiPaths>) -> Client {
+    client_builder_for(server, identity)
+        .build()
+        .expect("client")
+}
+
+/// [`client_for`]'s builder, for a test that tunes the connection pool.
+pub fn client_builder_for(
+    server: &DevPkiPaths,
+    identity: Option<&DevPkiPaths>,
+) -> reqwest::ClientBuilder {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(&server.ca_cert).expect("ca pem") {
         roots.add(cert.expect("ca cert")).expect("add root");
@@ -123,10 +133,7 @@ pub fn client_for(server: &DevPkiPaths, identity: Option<&DevPkiPaths>) -> Clien
         }
         None => builder.with_no_client_auth(),
     };
-    Client::builder()
-        .use_preconfigured_tls(config)
-        .build()
-        .expect("client")
+    Client::builder().use_preconfigured_tls(config)
 }
 
 impl TestApp {
