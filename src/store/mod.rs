@@ -4,6 +4,7 @@
 //! (`sqlite/`, the default) implements it; nothing above this module knows which backend runs,
 //! and nothing outside it writes SQL.
 
+pub mod keyset;
 pub mod sqlite;
 
 pub use sqlite::{backup, faults, schema};
