@@ -56,9 +56,8 @@ impl Application {
             }
         })?;
         let metrics = Arc::new(Metrics::new(&settings.database.path).context("metrics")?);
-        let db = &settings.database.path;
         let store = Store::open(&settings.database, metrics.clone())
-            .with_context(|| format!("database.path {}", db.display()))?;
+            .with_context(|| settings.database.target())?;
 
         let scheme = if settings.tls.enabled {
             "https"

@@ -85,6 +85,8 @@ pub struct Auth {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Database {
+    /// Which storage runs: the embedded SQLite file (default) or a PostgreSQL server.
+    pub backend: Backend,
     pub path: PathBuf,
     /// Most writes the writer commits in one transaction (group commit). 1 = a commit per write.
     pub max_batch: usize,
@@ -93,6 +95,32 @@ pub struct Database {
     /// `full` (default): a 201 survives power loss. `normal`: faster, but with WAL a power cut
     /// can lose the last commits (never corrupts the file).
     pub synchronous: String,
+    /// PostgreSQL (backend `postgres`): a libpq connection URI or `key=value` string, several
+    /// hosts allowed (`postgresql://pg1,pg2/registry?target_session_attrs=read-write`). May hold
+    /// a password: `describe` masks it, and nothing logs it.
+    pub url: String,
+    /// PostgreSQL connections in the pool (every read and write takes one).
+    pub pool_size: u32,
+}
+
+impl Database {
+    /// The key and value that say where the data lives, for error contexts and logs:
+    /// `database.path FILE`, or `database.url URL` with its password masked.
+    pub fn target(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("database.path {}", self.path.display()),
+            Backend::Postgres => format!("database.url {}", mask_password(&self.url)),
+        }
+    }
+}
+
+/// `database.backend`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    #[default]
+    Sqlite,
+    Postgres,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -207,10 +235,13 @@ impl Default for Auth {
 impl Default for Database {
     fn default() -> Self {
         Database {
+            backend: Backend::Sqlite,
             path: "registry.db".into(),
             max_batch: 256,
             readers: 8,
             synchronous: "full".into(),
+            url: String::new(),
+            pool_size: 16,
         }
     }
 }
@@ -291,11 +322,13 @@ impl Settings {
     }
 
     /// The effective settings as TOML, for `check-config`. Secrets live in files, so only their
-    /// paths are shown; the file contents are never printed.
+    /// paths are shown; the file contents are never printed. The one secret a value can hold,
+    /// a password in `database.url`, is masked.
     pub fn describe(&self) -> String {
-        // Settings hold no secrets (only paths to them), so they serialise as they are. Every
-        // number is range-checked by `validate`, so none is beyond TOML's i64.
-        let mut out = toml::to_string(self)
+        // Every number is range-checked by `validate`, so none is beyond TOML's i64.
+        let mut shown = self.clone();
+        shown.database.url = mask_password(&shown.database.url);
+        let mut out = toml::to_string(&shown)
             .unwrap_or_else(|e| format!("# the settings cannot be shown as TOML: {e}\n"));
         out.push('\n');
         let secret = &self.auth.hs256_secret_file;
@@ -308,5 +341,132 @@ impl Settings {
             secret.display()
         ));
         out
+    }
+}
+
+/// `url` with any password replaced by `***`: the `user:password@` of a URI, a `password=`
+/// query parameter, or a `password=` pair of a `key=value` string.
+pub fn mask_password(url: &str) -> String {
+    const MASK: &str = "***";
+    let uri = url.starts_with("postgresql://") || url.starts_with("postgres://");
+    if !uri {
+        // key = value pairs; values may be single-quoted with backslash escapes.
+        let mut out = String::with_capacity(url.len());
+        let mut rest = url;
+        while let Some(at) = find_key(rest, "password") {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + "password".len()..];
+            let eq = after.len() - after.trim_start().len();
+            let Some(value) = after.trim_start().strip_prefix('=') else {
+                out.push_str(&rest[at..at + "password".len()]);
+                rest = after;
+                continue;
+            };
+            let value_ws = value.len() - value.trim_start().len();
+            let value = value.trim_start();
+            let end = if let Some(quoted) = value.strip_prefix('\'') {
+                let mut escaped = false;
+                let mut end = quoted.len();
+                for (i, c) in quoted.char_indices() {
+                    match c {
+                        _ if escaped => escaped = false,
+                        '\\' => escaped = true,
+                        '\'' => {
+                            end = i + 1;
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                1 + end.min(quoted.len())
+            } else {
+                value.find(char::is_whitespace).unwrap_or(value.len())
+            };
+            out.push_str(&format!(
+                "password{}={}{MASK}",
+                &after[..eq],
+                " ".repeat(value_ws)
+            ));
+            rest = &value[end.min(value.len())..];
+        }
+        out.push_str(rest);
+        return out;
+    }
+    let (scheme, body) = url.split_once("://").unwrap_or(("", url));
+    let (main, query) = match body.split_once('?') {
+        Some((m, q)) => (m, Some(q)),
+        None => (body, None),
+    };
+    let (authority, path) = match main.find('/') {
+        Some(i) => (&main[..i], &main[i..]),
+        None => (main, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:{MASK}@{hosts}"),
+            None => format!("{userinfo}@{hosts}"),
+        },
+        None => authority.to_string(),
+    };
+    let mut out = format!("{scheme}://{authority}{path}");
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k == "password" => format!("{k}={MASK}"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    out
+}
+
+/// Where `key` starts as a whole word in a `key=value` string.
+fn find_key(s: &str, key: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = s[from..].find(key) {
+        let at = from + i;
+        let before_ok = at == 0 || s[..at].ends_with(char::is_whitespace);
+        let after = &s[at + key.len()..];
+        if before_ok && after.trim_start().starts_with('=') {
+            return Some(at);
+        }
+        from = at + key.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::mask_password;
+
+    #[test]
+    fn passwords_are_masked_in_every_form() {
+        for (url, want) in [
+            ("", ""),
+            (
+                "postgresql://reg:s3cret@pg1:5432,pg2:5432/registry?target_session_attrs=read-write",
+                "postgresql://reg:***@pg1:5432,pg2:5432/registry?target_session_attrs=read-write",
+            ),
+            ("postgres://reg@pg1/registry", "postgres://reg@pg1/registry"),
+            (
+                "postgresql://pg1/registry?user=reg&password=s3cret&sslmode=require",
+                "postgresql://pg1/registry?user=reg&password=***&sslmode=require",
+            ),
+            (
+                "host=pg1,pg2 user=reg password=s3cret dbname=registry",
+                "host=pg1,pg2 user=reg password=*** dbname=registry",
+            ),
+            (
+                "host=pg1 password = 'a b\\' c' dbname=registry",
+                "host=pg1 password = *** dbname=registry",
+            ),
+        ] {
+            let got = mask_password(url);
+            assert_eq!(got, want, "{url}");
+            assert!(!got.contains("s3cret"));
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use appointment_registry::app::Application;
-use appointment_registry::config::Settings;
+use appointment_registry::config::{Backend, Settings};
 use appointment_registry::expiry::{self, Cutoffs};
 use appointment_registry::metrics::Metrics;
 use appointment_registry::store::Store;
@@ -242,6 +242,13 @@ fn expire(config: Option<&Path>, dry_run: bool) -> anyhow::Result<()> {
     println!("created before: {}", describe(&cutoffs.created_before));
     println!("start before:   {}", describe(&cutoffs.start_before));
     let db = &settings.database.path;
+    if settings.database.backend == Backend::Postgres {
+        anyhow::ensure!(
+            !dry_run,
+            "expire --dry-run counts in the SQLite file only; on PostgreSQL count with SQL \
+             (README \"Querying the database\")"
+        );
+    }
     if dry_run {
         let conn =
             rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -265,7 +272,7 @@ fn expire(config: Option<&Path>, dry_run: bool) -> anyhow::Result<()> {
             None,
             false,
         ))
-        .with_context(|| format!("expiry pass on {}", db.display()))?;
+        .with_context(|| format!("expiry pass on {}", settings.database.target()))?;
     store.stop();
     println!(
         "deleted {} appointment(s) in {} ms",
@@ -276,6 +283,12 @@ fn expire(config: Option<&Path>, dry_run: bool) -> anyhow::Result<()> {
 
 fn backup(config: Option<&Path>, dest: &Path) -> anyhow::Result<()> {
     let settings = load(config)?;
+    anyhow::ensure!(
+        settings.database.backend == Backend::Sqlite,
+        "backup copies the SQLite file; with database.backend = \"postgres\" back up the \
+         server with pg_basebackup (physical, with WAL archiving for point-in-time recovery) or \
+         pg_dump (logical)"
+    );
     let db = &settings.database.path;
     let report = appointment_registry::store::backup::backup(db, dest).with_context(|| {
         format!(
@@ -296,14 +309,13 @@ fn backup(config: Option<&Path>, dest: &Path) -> anyhow::Result<()> {
 
 fn seed(config: Option<&Path>, count: u64, patients: u64, expired: bool) -> anyhow::Result<()> {
     let settings = load(config)?;
-    let db = &settings.database.path;
     let store = open_store(&settings)?;
     let started = std::time::Instant::now();
     let written = actix_web::rt::System::new()
         .block_on(appointment_registry::seed::seed(
             &store, count, patients, expired,
         ))
-        .with_context(|| format!("seeding {}", db.display()))?;
+        .with_context(|| format!("seeding {}", settings.database.target()))?;
     store.stop();
     let secs = started.elapsed().as_secs_f64();
     println!(
@@ -317,6 +329,5 @@ fn seed(config: Option<&Path>, count: u64, patients: u64, expired: bool) -> anyh
 fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let db = &settings.database.path;
     let metrics = std::sync::Arc::new(Metrics::new(db).context("metrics")?);
-    Store::open(&settings.database, metrics)
-        .with_context(|| format!("database.path {}", db.display()))
+    Store::open(&settings.database, metrics).with_context(|| settings.database.target())
 }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use super::{ConfigError, Server, Settings};
+use super::{Backend, ConfigError, Server, Settings};
 
 impl Server {
     /// The `[server]` limits: each bounded so a typo cannot switch a protection off.
@@ -48,6 +48,44 @@ impl Server {
 }
 
 impl Settings {
+    /// `database.url` and `database.pool_size`, checked only when PostgreSQL is the backend.
+    fn validate_postgres(&self) -> Result<(), ConfigError> {
+        let db = &self.database;
+        if db.backend != Backend::Postgres {
+            return Ok(());
+        }
+        if db.url.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "database.url",
+                "must be set when database.backend is \"postgres\" \
+                 (e.g. postgresql://registry@pg1,pg2/registry?target_session_attrs=read-write)",
+            ));
+        }
+        if let Some(mode) = crate::store::postgres::requested_tls(&db.url) {
+            return Err(ConfigError::invalid(
+                "database.url",
+                format!(
+                    "sslmode={mode}: TLS to PostgreSQL is not supported yet; use a private \
+                     network or a local socket (sslmode=disable)"
+                ),
+            ));
+        }
+        // tokio-postgres's messages name the option, never its value.
+        if let Err(e) = db.url.parse::<postgres::Config>() {
+            return Err(ConfigError::invalid(
+                "database.url",
+                format!("not a PostgreSQL connection string: {e}"),
+            ));
+        }
+        if !(1..=1000).contains(&db.pool_size) {
+            return Err(ConfigError::invalid(
+                "database.pool_size",
+                "must be between 1 and 1000",
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks values figment cannot: addresses, URLs, ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: String| Err(ConfigError::invalid(key, why));
@@ -114,6 +152,7 @@ impl Settings {
                 ),
             );
         }
+        self.validate_postgres()?;
         if self.search.default_count == 0 || self.search.default_count > self.search.max_count {
             return bad(
                 "search.default_count",

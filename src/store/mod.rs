@@ -1,9 +1,11 @@
 //! Storage: one interface with typed operations — register, cancel, read, read a version,
 //! history, search, expire, health — answering domain outcomes (`Duplicate`, `NotFound`,
 //! `NotOwner`, `Stale` …), never HTTP statuses; `service` turns outcomes into answers. SQLite
-//! (`sqlite/`, the default) implements it; nothing above this module knows which backend runs,
-//! and nothing outside it writes SQL.
+//! (`sqlite/`, the default) and PostgreSQL (`postgres/`) implement it; nothing above this module
+//! knows which backend runs, and nothing outside it writes SQL.
 
+pub mod keyset;
+pub mod postgres;
 pub mod sqlite;
 
 pub use sqlite::{backup, faults, schema};
@@ -12,7 +14,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::config::Database;
+use crate::config::{Backend, Database};
 use crate::error::{Error, Problem};
 use crate::metrics::Metrics;
 use crate::registry::identifier::IdentifierToken;
@@ -142,6 +144,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("database pool")]
     Pool(#[from] r2d2::Error),
+    #[error("PostgreSQL")]
+    Postgres(#[from] ::postgres::Error),
     #[error("database: {0}")]
     Setup(String),
 }
@@ -149,23 +153,29 @@ pub enum StoreError {
 /// The storage backend in use.
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 impl Store {
     /// Opens the backend `[database]` names.
     pub fn open(config: &Database, metrics: Arc<Metrics>) -> Result<Store, StoreError> {
-        sqlite::SqliteStore::open(config, metrics).map(Store::Sqlite)
+        match config.backend {
+            Backend::Sqlite => sqlite::SqliteStore::open(config, metrics).map(Store::Sqlite),
+            Backend::Postgres => postgres::PgStore::open(config).map(Store::Postgres),
+        }
     }
 
     pub async fn create(&self, new: NewAppointment) -> Result<CreateOutcome, Error> {
         match self {
             Store::Sqlite(s) => s.create(new).await,
+            Store::Postgres(s) => s.create(new).await,
         }
     }
 
     pub async fn update(&self, update: Update) -> Result<UpdateOutcome, Error> {
         match self {
             Store::Sqlite(s) => s.update(update).await,
+            Store::Postgres(s) => s.update(update).await,
         }
     }
 
@@ -173,12 +183,14 @@ impl Store {
     pub async fn current(&self, id: String) -> Result<Option<StoredVersion>, Error> {
         match self {
             Store::Sqlite(s) => s.current(id).await,
+            Store::Postgres(s) => s.current(id).await,
         }
     }
 
     pub async fn version(&self, id: String, version: i64) -> Result<Option<StoredVersion>, Error> {
         match self {
             Store::Sqlite(s) => s.version(id, version).await,
+            Store::Postgres(s) => s.version(id, version).await,
         }
     }
 
@@ -186,12 +198,14 @@ impl Store {
     pub async fn history(&self, id: String) -> Result<Vec<StoredVersion>, Error> {
         match self {
             Store::Sqlite(s) => s.history(id).await,
+            Store::Postgres(s) => s.history(id).await,
         }
     }
 
     pub async fn search(&self, query: SearchQuery) -> Result<Page, Error> {
         match self {
             Store::Sqlite(s) => s.search(query).await,
+            Store::Postgres(s) => s.search(query).await,
         }
     }
 
@@ -209,12 +223,14 @@ impl Store {
     pub async fn expire_chunk(&self, chunk: ExpireChunk) -> Result<u64, Error> {
         match self {
             Store::Sqlite(s) => s.expire_chunk(chunk).await,
+            Store::Postgres(s) => s.expire_chunk(chunk).await,
         }
     }
 
     pub async fn record_expiry(&self, run: ExpiryRun) -> Result<(), Error> {
         match self {
             Store::Sqlite(s) => s.record_expiry(run).await,
+            Store::Postgres(s) => s.record_expiry(run).await,
         }
     }
 
@@ -222,6 +238,7 @@ impl Store {
     pub async fn ready(&self) -> Result<(), String> {
         match self {
             Store::Sqlite(s) => s.ready().await,
+            Store::Postgres(s) => s.ready().await,
         }
     }
 
@@ -229,6 +246,7 @@ impl Store {
     pub fn alive(&self) -> bool {
         match self {
             Store::Sqlite(s) => s.alive(),
+            Store::Postgres(s) => s.alive(),
         }
     }
 
@@ -236,14 +254,17 @@ impl Store {
     pub fn stop(&self) {
         match self {
             Store::Sqlite(s) => s.stop(),
+            Store::Postgres(s) => s.stop(),
         }
     }
 
-    /// Faults a test can inject into the SQLite writer.
+    /// Faults a test can inject into the SQLite writer (SQLite only).
     #[doc(hidden)]
     pub fn faults(&self) -> Arc<faults::Faults> {
         match self {
             Store::Sqlite(s) => s.faults(),
+            // Nothing to inject into: a fresh set nobody reads.
+            Store::Postgres(_) => Arc::new(faults::Faults::default()),
         }
     }
 }

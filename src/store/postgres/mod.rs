@@ -1,0 +1,179 @@
+//! The PostgreSQL backend (`database.backend = "postgres"`): `schema.pg.sql`, and an r2d2 pool of
+//! the synchronous `postgres` client, each operation run on a blocking thread as SQLite's reads
+//! are. Every write is one transaction of its own, committed before the caller answers (with the
+//! server's `synchronous_commit`, `on` by default, the commit has reached the WAL on disk, and the
+//! synchronous standbys too when `synchronous_standby_names` names some). Several registry nodes
+//! can share one database: duplicates are decided by its unique index, cancels by a row lock.
+
+pub mod read;
+pub mod schema;
+pub mod write;
+
+use std::time::Duration;
+
+use postgres::{Client, NoTls};
+use r2d2_postgres::PostgresConnectionManager;
+
+use super::{
+    CreateOutcome, ExpireChunk, ExpiryRun, NewAppointment, Page, StoreError, StoredVersion, Update,
+    UpdateOutcome,
+};
+use crate::config::Database;
+use crate::error::Error;
+use crate::registry::search::SearchQuery;
+
+/// How long connecting to a server may take when the URL sets no `connect_timeout`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits for a pooled connection before it fails with a 500.
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
+type Manager = PostgresConnectionManager<NoTls>;
+
+/// The `sslmode` a connection string asks for when it asks for TLS (`require`, `verify-ca`,
+/// `verify-full`); None for `disable`, `allow`, `prefer` or none.
+pub fn requested_tls(url: &str) -> Option<String> {
+    let lower = url.to_ascii_lowercase();
+    let at = lower.find("sslmode")?;
+    let rest = lower[at + "sslmode".len()..]
+        .trim_start()
+        .strip_prefix('=')?;
+    let mode: String = rest
+        .trim_start()
+        .trim_start_matches('\'')
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    matches!(mode.as_str(), "require" | "verify-ca" | "verify-full").then_some(mode)
+}
+
+/// A PostgreSQL error as a 500, its cause kept for the log.
+pub(crate) fn db(e: postgres::Error) -> Error {
+    Error::caused("database", e)
+}
+
+pub struct PgStore {
+    /// Always Some but in `drop`.
+    pool: Option<r2d2::Pool<Manager>>,
+}
+
+impl Drop for PgStore {
+    /// The sync client closes a connection by running its own runtime, which panics on a thread
+    /// of an async runtime (where the server drops its state): the last handle of the pool, and
+    /// with it the idle connections, goes to a plain thread.
+    fn drop(&mut self) {
+        let pool = self.pool.take();
+        let _ = std::thread::Builder::new()
+            .name("postgres-close".into())
+            .spawn(move || drop(pool));
+    }
+}
+
+impl PgStore {
+    /// Connects to the server of `database.url` and applies the schema.
+    pub fn open(config: &Database) -> Result<PgStore, StoreError> {
+        let mut pg: postgres::Config = config
+            .url
+            .parse()
+            .map_err(|e| StoreError::Setup(format!("database.url: {e}")))?;
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if pg.get_application_name().is_none() {
+            pg.application_name("appointment-registry");
+        }
+        let manager = PostgresConnectionManager::new(pg, NoTls);
+        let size = config.pool_size;
+        // The sync client drives each connection with a runtime of its own, which cannot run
+        // (nor close a connection) on a thread of the caller's async runtime: connect, migrate,
+        // and on failure drop the pool, on a plain thread.
+        let pool = std::thread::spawn(move || -> Result<r2d2::Pool<Manager>, StoreError> {
+            let pool = r2d2::Pool::builder()
+                .max_size(size)
+                .min_idle(Some(1))
+                .connection_timeout(POOL_TIMEOUT)
+                .build_unchecked(manager);
+            let mut conn = pool.get()?;
+            schema::apply(&mut conn)?;
+            drop(conn);
+            Ok(pool)
+        })
+        .join()
+        .map_err(|_| StoreError::Setup("applying the schema panicked".into()))??;
+        Ok(PgStore { pool: Some(pool) })
+    }
+
+    /// Runs `f` on a pooled connection, off the async threads.
+    async fn with<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Client) -> Result<T, Error> + Send + 'static,
+    {
+        let pool = self.pool.clone().expect("the pool until drop");
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| Error::caused("taking a PostgreSQL connection from the pool", e))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| Error::caused("a database call", e))?
+    }
+
+    pub async fn create(&self, new: NewAppointment) -> Result<CreateOutcome, Error> {
+        self.with(move |c| write::create(c, &new)).await
+    }
+
+    pub async fn update(&self, update: Update) -> Result<UpdateOutcome, Error> {
+        self.with(move |c| write::update(c, &update)).await
+    }
+
+    pub async fn current(&self, id: String) -> Result<Option<StoredVersion>, Error> {
+        self.with(move |c| read::current(c, &id)).await
+    }
+
+    pub async fn version(&self, id: String, version: i64) -> Result<Option<StoredVersion>, Error> {
+        self.with(move |c| read::version(c, &id, version)).await
+    }
+
+    pub async fn history(&self, id: String) -> Result<Vec<StoredVersion>, Error> {
+        self.with(move |c| read::history(c, &id)).await
+    }
+
+    pub async fn search(&self, query: SearchQuery) -> Result<Page, Error> {
+        self.with(move |c| read::search(c, &query)).await
+    }
+
+    pub async fn expire_chunk(&self, chunk: ExpireChunk) -> Result<u64, Error> {
+        self.with(move |c| write::expire_chunk(c, &chunk)).await
+    }
+
+    pub async fn record_expiry(&self, run: ExpiryRun) -> Result<(), Error> {
+        self.with(move |c| write::record_expiry(c, &run)).await
+    }
+
+    /// Ready: a connection to a server that takes writes (a primary, not a standby in
+    /// recovery). `Err` says why not.
+    pub async fn ready(&self) -> Result<(), String> {
+        let primary = self
+            .with(|c| {
+                c.query_one("SELECT NOT pg_is_in_recovery()", &[])
+                    .map(|row| row.get::<_, bool>(0))
+                    .map_err(db)
+            })
+            .await
+            .map_err(|e| format!("PostgreSQL: {}", e.chain()))?;
+        if primary {
+            Ok(())
+        } else {
+            Err("PostgreSQL: connected to a standby in recovery (read-only)".into())
+        }
+    }
+
+    /// Nothing of its own runs: the pool connects on demand.
+    pub fn alive(&self) -> bool {
+        true
+    }
+
+    /// Every write committed before it was answered: nothing to finish.
+    pub fn stop(&self) {}
+}

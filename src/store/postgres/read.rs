@@ -1,0 +1,110 @@
+//! Reads: one version, the current one, the history, and searches (SQL from `store::keyset`).
+
+use postgres::types::ToSql;
+use postgres::{Client, GenericClient, IsolationLevel, Row};
+
+use super::db;
+use crate::error::Error;
+use crate::registry::search::{PageKey, SearchQuery};
+use crate::store::keyset::{self, Dialect};
+use crate::store::{Found, Page, StoredVersion};
+
+const VERSION_COLUMNS: &str = "v.id, v.version, v.last_updated, v.resource";
+
+fn to_version(row: &Row) -> StoredVersion {
+    StoredVersion {
+        id: row.get(0),
+        version: row.get(1),
+        last_updated: row.get(2),
+        resource: row.get(3),
+    }
+}
+
+/// The current version of an appointment (None when unknown or expired).
+pub fn current(c: &mut impl GenericClient, id: &str) -> Result<Option<StoredVersion>, Error> {
+    let row = c
+        .query_opt(
+            &format!(
+                "SELECT {VERSION_COLUMNS} FROM appointment a
+                 JOIN appointment_version v ON v.id = a.id AND v.version = a.version
+                 WHERE a.id = $1"
+            ),
+            &[&id],
+        )
+        .map_err(db)?;
+    Ok(row.as_ref().map(to_version))
+}
+
+pub fn version(
+    c: &mut impl GenericClient,
+    id: &str,
+    version: i64,
+) -> Result<Option<StoredVersion>, Error> {
+    let row = c
+        .query_opt(
+            &format!(
+                "SELECT {VERSION_COLUMNS} FROM appointment_version v
+                 WHERE v.id = $1 AND v.version = $2"
+            ),
+            &[&id, &version],
+        )
+        .map_err(db)?;
+    Ok(row.as_ref().map(to_version))
+}
+
+/// Every version, newest first (empty when unknown or expired).
+pub fn history(c: &mut impl GenericClient, id: &str) -> Result<Vec<StoredVersion>, Error> {
+    let rows = c
+        .query(
+            &format!(
+                "SELECT {VERSION_COLUMNS} FROM appointment_version v WHERE v.id = $1
+                 ORDER BY v.version DESC"
+            ),
+            &[&id],
+        )
+        .map_err(db)?;
+    Ok(rows.iter().map(to_version).collect())
+}
+
+fn params(values: &[String]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+/// Runs the search. The count and the page read one snapshot (a REPEATABLE READ transaction),
+/// so `total` agrees with the page, as on SQLite.
+pub fn search(c: &mut Client, q: &SearchQuery) -> Result<Page, Error> {
+    let mut tx = c
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(db)?;
+    let page = keyset::page_statement(q, Dialect::Postgres);
+    let mut found: Vec<Found> = tx
+        .query(&page.sql, &params(&page.params))
+        .map_err(db)?
+        .iter()
+        .map(|r| Found {
+            key: PageKey {
+                id: r.get(0),
+                sort_value: r.get(1),
+            },
+            resource: r.get(2),
+        })
+        .collect();
+    let more = found.len() > q.count;
+    // A first page that holds every match is its own count (the usual patient search).
+    let total = if q.after.is_none() && !more {
+        found.len()
+    } else {
+        let count = keyset::count_statement(q, Dialect::Postgres);
+        let total: i64 = tx
+            .query_one(&count.sql, &params(&count.params))
+            .map_err(db)?
+            .get(0);
+        usize::try_from(total).map_err(|e| Error::caused("counting matches", e))?
+    };
+    tx.commit().map_err(db)?;
+    found.truncate(q.count);
+    Ok(Page { total, found, more })
+}

@@ -1,0 +1,14 @@
+//! The API over mutual TLS against a server with `database.backend = "postgres"`, on a real
+//! PostgreSQL cluster each test starts (skipped, with a message, when PostgreSQL is absent).
+
+mod api;
+mod cluster;
+#[allow(dead_code)]
+#[path = "../api/helpers.rs"]
+mod helpers;
+mod plans;
+#[allow(dead_code)]
+#[path = "../api/search_support.rs"]
+mod search_support;
+#[path = "../common/xmllint.rs"]
+mod xmllint;
