@@ -9,7 +9,10 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+mod database_url;
 mod validate;
+
+pub use database_url::{mask_password, requested_tls};
 
 /// `_count` when a search gives none (the default of `search.default_count`).
 pub const DEFAULT_COUNT: usize = 50;
@@ -341,132 +344,5 @@ impl Settings {
             secret.display()
         ));
         out
-    }
-}
-
-/// `url` with any password replaced by `***`: the `user:password@` of a URI, a `password=`
-/// query parameter, or a `password=` pair of a `key=value` string.
-pub fn mask_password(url: &str) -> String {
-    const MASK: &str = "***";
-    let uri = url.starts_with("postgresql://") || url.starts_with("postgres://");
-    if !uri {
-        // key = value pairs; values may be single-quoted with backslash escapes.
-        let mut out = String::with_capacity(url.len());
-        let mut rest = url;
-        while let Some(at) = find_key(rest, "password") {
-            out.push_str(&rest[..at]);
-            let after = &rest[at + "password".len()..];
-            let eq = after.len() - after.trim_start().len();
-            let Some(value) = after.trim_start().strip_prefix('=') else {
-                out.push_str(&rest[at..at + "password".len()]);
-                rest = after;
-                continue;
-            };
-            let value_ws = value.len() - value.trim_start().len();
-            let value = value.trim_start();
-            let end = if let Some(quoted) = value.strip_prefix('\'') {
-                let mut escaped = false;
-                let mut end = quoted.len();
-                for (i, c) in quoted.char_indices() {
-                    match c {
-                        _ if escaped => escaped = false,
-                        '\\' => escaped = true,
-                        '\'' => {
-                            end = i + 1;
-                            break;
-                        }
-                        _ => {}
-                    }
-                }
-                1 + end.min(quoted.len())
-            } else {
-                value.find(char::is_whitespace).unwrap_or(value.len())
-            };
-            out.push_str(&format!(
-                "password{}={}{MASK}",
-                &after[..eq],
-                " ".repeat(value_ws)
-            ));
-            rest = &value[end.min(value.len())..];
-        }
-        out.push_str(rest);
-        return out;
-    }
-    let (scheme, body) = url.split_once("://").unwrap_or(("", url));
-    let (main, query) = match body.split_once('?') {
-        Some((m, q)) => (m, Some(q)),
-        None => (body, None),
-    };
-    let (authority, path) = match main.find('/') {
-        Some(i) => (&main[..i], &main[i..]),
-        None => (main, ""),
-    };
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:{MASK}@{hosts}"),
-            None => format!("{userinfo}@{hosts}"),
-        },
-        None => authority.to_string(),
-    };
-    let mut out = format!("{scheme}://{authority}{path}");
-    if let Some(query) = query {
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if k == "password" => format!("{k}={MASK}"),
-                _ => pair.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&pairs.join("&"));
-    }
-    out
-}
-
-/// Where `key` starts as a whole word in a `key=value` string.
-fn find_key(s: &str, key: &str) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = s[from..].find(key) {
-        let at = from + i;
-        let before_ok = at == 0 || s[..at].ends_with(char::is_whitespace);
-        let after = &s[at + key.len()..];
-        if before_ok && after.trim_start().starts_with('=') {
-            return Some(at);
-        }
-        from = at + key.len();
-    }
-    None
-}
-
-#[cfg(test)]
-mod mask_tests {
-    use super::mask_password;
-
-    #[test]
-    fn passwords_are_masked_in_every_form() {
-        for (url, want) in [
-            ("", ""),
-            (
-                "postgresql://reg:s3cret@pg1:5432,pg2:5432/registry?target_session_attrs=read-write",
-                "postgresql://reg:***@pg1:5432,pg2:5432/registry?target_session_attrs=read-write",
-            ),
-            ("postgres://reg@pg1/registry", "postgres://reg@pg1/registry"),
-            (
-                "postgresql://pg1/registry?user=reg&password=s3cret&sslmode=require",
-                "postgresql://pg1/registry?user=reg&password=***&sslmode=require",
-            ),
-            (
-                "host=pg1,pg2 user=reg password=s3cret dbname=registry",
-                "host=pg1,pg2 user=reg password=*** dbname=registry",
-            ),
-            (
-                "host=pg1 password = 'a b\\' c' dbname=registry",
-                "host=pg1 password = *** dbname=registry",
-            ),
-        ] {
-            let got = mask_password(url);
-            assert_eq!(got, want, "{url}");
-            assert!(!got.contains("s3cret"));
-        }
     }
 }

@@ -61,7 +61,7 @@ impl Settings {
                  (e.g. postgresql://registry@pg1,pg2/registry?target_session_attrs=read-write)",
             ));
         }
-        if let Some(mode) = crate::store::postgres::requested_tls(&db.url) {
+        if let Some(mode) = super::requested_tls(&db.url) {
             return Err(ConfigError::invalid(
                 "database.url",
                 format!(

@@ -216,6 +216,7 @@ impl Store {
     ) -> Result<Vec<(String, String)>, Error> {
         match self {
             Store::Sqlite(s) => s.registered_identifiers(identifiers).await,
+            Store::Postgres(s) => s.registered_identifiers(identifiers).await,
         }
     }
 

@@ -29,23 +29,6 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Manager = PostgresConnectionManager<NoTls>;
 
-/// The `sslmode` a connection string asks for when it asks for TLS (`require`, `verify-ca`,
-/// `verify-full`); None for `disable`, `allow`, `prefer` or none.
-pub fn requested_tls(url: &str) -> Option<String> {
-    let lower = url.to_ascii_lowercase();
-    let at = lower.find("sslmode")?;
-    let rest = lower[at + "sslmode".len()..]
-        .trim_start()
-        .strip_prefix('=')?;
-    let mode: String = rest
-        .trim_start()
-        .trim_start_matches('\'')
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .collect();
-    matches!(mode.as_str(), "require" | "verify-ca" | "verify-full").then_some(mode)
-}
-
 /// A PostgreSQL error as a 500, its cause kept for the log.
 pub(crate) fn db(e: postgres::Error) -> Error {
     Error::caused("database", e)
@@ -141,6 +124,14 @@ impl PgStore {
 
     pub async fn search(&self, query: SearchQuery) -> Result<Page, Error> {
         self.with(move |c| read::search(c, &query)).await
+    }
+
+    pub async fn registered_identifiers(
+        &self,
+        identifiers: Vec<(String, String)>,
+    ) -> Result<Vec<(String, String)>, Error> {
+        self.with(move |c| read::registered_identifiers(c, identifiers))
+            .await
     }
 
     pub async fn expire_chunk(&self, chunk: ExpireChunk) -> Result<u64, Error> {

@@ -66,6 +66,26 @@ pub fn history(c: &mut impl GenericClient, id: &str) -> Result<Vec<StoredVersion
     Ok(rows.iter().map(to_version).collect())
 }
 
+/// Which of `identifiers` are registered already (for `$validate`'s duplicate warning).
+pub fn registered_identifiers(
+    c: &mut impl GenericClient,
+    identifiers: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>, Error> {
+    let mut taken = Vec::new();
+    for (system, value) in identifiers {
+        let found = c
+            .query_opt(
+                "SELECT 1 FROM appointment_identifier WHERE system = $1 AND value = $2",
+                &[&system, &value],
+            )
+            .map_err(db)?;
+        if found.is_some() {
+            taken.push((system, value));
+        }
+    }
+    Ok(taken)
+}
+
 fn params(values: &[String]) -> Vec<&(dyn ToSql + Sync)> {
     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
