@@ -47,6 +47,18 @@ pub async fn run_pass(
 ) -> Result<ExpiryRun, Error> {
     let started = Instant::now();
     let started_at = instant::now_column();
+    let Some(_lease) = store.expiry_lease().await? else {
+        log::info!("expiry ({trigger}): another node is running a pass; this one is skipped");
+        return Ok(ExpiryRun {
+            started_at: started_at.clone(),
+            finished_at: started_at,
+            created_before: cutoffs.created_before.clone(),
+            start_before: cutoffs.start_before.clone(),
+            deleted: 0,
+            duration_ms: 0,
+            trigger,
+        });
+    };
     let mut deleted = 0u64;
     let rules = [
         (Rule::Created, &cutoffs.created_before),

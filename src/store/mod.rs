@@ -150,6 +150,12 @@ pub enum StoreError {
     Setup(String),
 }
 
+/// Held for the length of an expiry pass (see [`Store::expiry_lease`]); dropping it releases it.
+pub enum ExpiryLease {
+    Sole,
+    Postgres(Box<postgres::ExpiryLock>),
+}
+
 /// The storage backend in use.
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
@@ -217,6 +223,19 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.registered_identifiers(identifiers).await,
             Store::Postgres(s) => s.registered_identifiers(identifiers).await,
+        }
+    }
+
+    /// The right to run an expiry pass: always granted on SQLite (one process, one writer); on
+    /// PostgreSQL a session advisory lock, so with several nodes on one database one runs the
+    /// pass and the others skip theirs. None: another node is running one.
+    pub async fn expiry_lease(&self) -> Result<Option<ExpiryLease>, Error> {
+        match self {
+            Store::Sqlite(_) => Ok(Some(ExpiryLease::Sole)),
+            Store::Postgres(s) => Ok(s
+                .try_expiry_lock()
+                .await?
+                .map(|lock| ExpiryLease::Postgres(Box::new(lock)))),
         }
     }
 

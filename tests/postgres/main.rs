@@ -6,6 +6,7 @@ mod cluster;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod nodes;
 mod plans;
 #[allow(dead_code)]
 #[path = "../api/search_support.rs"]

@@ -34,6 +34,30 @@ pub(crate) fn db(e: postgres::Error) -> Error {
     Error::caused("database", e)
 }
 
+/// The advisory-lock key of the expiry pass ("registry expiry" as 64 bits of ASCII).
+const EXPIRY_LOCK: i64 = 0x7265_6769_7374_7279;
+
+/// The expiry pass's session lock, held on one pooled connection for the whole pass: while one
+/// node holds it, the others skip their pass. Dropping it unlocks, on a plain thread (the sync
+/// client cannot run on an async one), also when the pass is aborted at shutdown.
+pub struct ExpiryLock {
+    conn: Option<r2d2::PooledConnection<Manager>>,
+}
+
+impl Drop for ExpiryLock {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            let _ = std::thread::Builder::new()
+                .name("expiry-unlock".into())
+                .spawn(move || {
+                    if let Err(e) = conn.execute("SELECT pg_advisory_unlock($1)", &[&EXPIRY_LOCK]) {
+                        log::warn!("expiry: releasing the advisory lock failed: {e}");
+                    }
+                });
+        }
+    }
+}
+
 pub struct PgStore {
     /// Always Some but in `drop`.
     pool: Option<r2d2::Pool<Manager>>,
@@ -124,6 +148,23 @@ impl PgStore {
 
     pub async fn search(&self, query: SearchQuery) -> Result<Page, Error> {
         self.with(move |c| read::search(c, &query)).await
+    }
+
+    /// The expiry lock when no other node holds it (`pg_try_advisory_lock`), else None.
+    pub async fn try_expiry_lock(&self) -> Result<Option<ExpiryLock>, Error> {
+        let pool = self.pool.clone().expect("the pool until drop");
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| Error::caused("taking a PostgreSQL connection from the pool", e))?;
+            let row = conn
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&EXPIRY_LOCK])
+                .map_err(db)?;
+            let held: bool = row.get(0);
+            Ok(held.then_some(ExpiryLock { conn: Some(conn) }))
+        })
+        .await
+        .map_err(|e| Error::caused("a database call", e))?
     }
 
     pub async fn registered_identifiers(
