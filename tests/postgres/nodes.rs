@@ -113,3 +113,25 @@ async fn one_expiry_pass_at_a_time_across_nodes() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn validate_warns_of_a_registered_identifier_on_postgres() {
+    let Some((_cluster, app)) = pg_app().await else {
+        return;
+    };
+    let mut body = valid_appointment();
+    body["identifier"] = json!([{ "system": "urn:pg:v", "value": "1" }]);
+    let validate = || {
+        app.client
+            .post(app.url("/Appointment/$validate"))
+            .bearer_auth(app.token())
+            .header("Content-Type", "application/fhir+json")
+            .body(body.to_string())
+            .send()
+    };
+    let first: Value = validate().await.unwrap().json().await.unwrap();
+    assert_eq!(first["issue"][0]["severity"], "information", "{first}");
+    assert_eq!(app.register_json(&body).await.status(), 201);
+    let second: Value = validate().await.unwrap().json().await.unwrap();
+    assert_eq!(second["issue"][0]["severity"], "warning", "{second}");
+}
