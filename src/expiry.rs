@@ -122,7 +122,8 @@ pub async fn schedule(store: &Store, config: &Expiry, metrics: &Metrics) {
         )
         .await
         {
-            log::error!("expiry pass failed: {e}");
+            metrics.expiry_failures.inc();
+            log::error!("expiry pass failed: {}", e.chain());
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct Metrics {
     pub registrations: IntCounter,
     pub cancellations: IntCounter,
     pub expired_rows: IntCounter,
+    /// Expiry passes that failed (the cause is in the log).
+    pub expiry_failures: IntCounter,
     /// Jobs waiting for the writer.
     pub queue_depth: IntGauge,
     /// Jobs committed per transaction (group commit at work).
@@ -51,6 +53,8 @@ impl Metrics {
             "Appointments cancelled or marked entered-in-error",
         )?;
         let expired_rows = IntCounter::new("expired_rows_total", "Appointments deleted by expiry")?;
+        let expiry_failures =
+            IntCounter::new("expiry_failures_total", "Expiry passes that failed")?;
         let queue_depth =
             IntGauge::new("writer_queue_depth", "Writes waiting for the writer thread")?;
         let batch_size = Histogram::with_opts(
@@ -65,6 +69,7 @@ impl Metrics {
         registry.register(Box::new(registrations.clone()))?;
         registry.register(Box::new(cancellations.clone()))?;
         registry.register(Box::new(expired_rows.clone()))?;
+        registry.register(Box::new(expiry_failures.clone()))?;
         registry.register(Box::new(queue_depth.clone()))?;
         registry.register(Box::new(batch_size.clone()))?;
         registry.register(Box::new(database_bytes.clone()))?;
@@ -75,6 +80,7 @@ impl Metrics {
             registrations,
             cancellations,
             expired_rows,
+            expiry_failures,
             queue_depth,
             batch_size,
             database_bytes,
