@@ -17,6 +17,25 @@ impl PgCluster {
         self.0.url()
     }
 
+    pub fn port(&self) -> u16 {
+        self.0.port()
+    }
+
+    /// A synchronous streaming standby of this primary (blocking: call off the async threads).
+    pub fn standby(&self) -> PgCluster {
+        PgCluster(shared::PgCluster::standby_of(&self.0))
+    }
+
+    /// SIGKILL to the postmaster (blocking).
+    pub fn kill9(&self) {
+        self.0.kill9()
+    }
+
+    /// `pg_ctl promote`, back once it takes writes (blocking).
+    pub fn promote(&self) {
+        self.0.promote()
+    }
+
     /// A connection for checks in SQL, on a thread of its own (the sync client cannot run
     /// inside the test's runtime).
     pub fn query<T: Send + 'static>(

@@ -3,6 +3,7 @@
 
 mod api;
 mod cluster;
+mod failover;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
