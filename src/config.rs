@@ -104,6 +104,9 @@ pub struct Database {
     pub url: String,
     /// PostgreSQL connections in the pool (every read and write takes one).
     pub pool_size: u32,
+    /// PostgreSQL: longest a statement may run (`statement_timeout`), so a request never hangs
+    /// on the database beyond it; 0 = the server's own setting.
+    pub statement_timeout_ms: u64,
 }
 
 impl Database {
@@ -245,6 +248,7 @@ impl Default for Database {
             synchronous: "full".into(),
             url: String::new(),
             pool_size: 16,
+            statement_timeout_ms: 10_000,
         }
     }
 }

@@ -83,6 +83,12 @@ impl Settings {
                 "must be between 1 and 1000",
             ));
         }
+        if db.statement_timeout_ms > 3_600_000 {
+            return Err(ConfigError::invalid(
+                "database.statement_timeout_ms",
+                "must be at most 3600000 (0: the server's own setting)",
+            ));
+        }
         Ok(())
     }
 

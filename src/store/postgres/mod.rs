@@ -88,6 +88,16 @@ impl PgStore {
         if pg.get_application_name().is_none() {
             pg.application_name("appointment-registry");
         }
+        // Bounded waits: a statement ends at the timeout, and keepalives notice a server (or a
+        // network path) that vanished without closing the connection, as in a failover.
+        if config.statement_timeout_ms > 0 && pg.get_options().is_none() {
+            pg.options(&format!(
+                "-c statement_timeout={}",
+                config.statement_timeout_ms
+            ));
+        }
+        pg.keepalives(true);
+        pg.keepalives_idle(Duration::from_secs(10));
         let manager = PostgresConnectionManager::new(pg, NoTls);
         let size = config.pool_size;
         // The sync client drives each connection with a runtime of its own, which cannot run
