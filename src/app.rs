@@ -318,5 +318,11 @@ fn auth_settings(settings: &Settings) -> anyhow::Result<AuthSettings> {
         allow_unsigned: a.allow_unsigned,
         leeway_seconds: a.leeway_seconds,
         max_lifetime_seconds: a.max_token_lifetime_seconds,
+        permissions: crate::auth::Permissions {
+            scope_claim: a.scope_claim.clone(),
+            read_roles: a.roles.read.clone(),
+            write_roles: a.roles.write.clone(),
+            organisation_claim: a.organisation_claim.clone(),
+        },
     })
 }

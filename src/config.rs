@@ -83,6 +83,22 @@ pub struct Auth {
     pub leeway_seconds: u64,
     /// Longest token accepted: `exp - iat` must not exceed it (and `iat` is required).
     pub max_token_lifetime_seconds: u64,
+    /// The claim holding the token's permissions (`scope`, `scp`, `roles`, …): a
+    /// space-separated string or an array of strings.
+    pub scope_claim: String,
+    /// The claim naming the requesting organisation; the token's `sub` when it is absent.
+    pub organisation_claim: String,
+    /// Role names granting reading and writing, when the permission claim carries the
+    /// identity provider's roles rather than SMART scopes. Both empty: SMART scopes.
+    pub roles: Roles,
+}
+
+/// `[auth.roles]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Roles {
+    pub read: Vec<String>,
+    pub write: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -231,6 +247,9 @@ impl Default for Auth {
             allow_unsigned: false,
             leeway_seconds: 60,
             max_token_lifetime_seconds: crate::auth::DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+            scope_claim: crate::auth::DEFAULT_SCOPE_CLAIM.into(),
+            organisation_claim: crate::auth::DEFAULT_ORGANISATION_CLAIM.into(),
+            roles: Roles::default(),
         }
     }
 }

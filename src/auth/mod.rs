@@ -16,7 +16,10 @@ use std::sync::Mutex;
 
 use serde_json::json;
 
-pub use scope::{ACCREDITED_SYSTEM, ODS_ORGANIZATION_CODE};
+pub use scope::{
+    Permissions, ACCREDITED_SYSTEM, DEFAULT_ORGANISATION_CLAIM, DEFAULT_SCOPE_CLAIM,
+    ODS_ORGANIZATION_CODE,
+};
 
 /// Default of `auth.max_token_lifetime_seconds`: one hour, what NHS issuers mint.
 pub const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS: u64 = 3600;
@@ -41,6 +44,8 @@ pub struct AuthSettings {
     pub leeway_seconds: u64,
     /// Longest lifetime (`exp - iat`) a token may have; `iat` is required.
     pub max_lifetime_seconds: u64,
+    /// Which claims carry the permissions and the organisation, and what grants what.
+    pub permissions: Permissions,
 }
 
 impl Default for AuthSettings {
@@ -54,6 +59,7 @@ impl Default for AuthSettings {
             allow_unsigned: false,
             leeway_seconds: 0,
             max_lifetime_seconds: DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+            permissions: Permissions::default(),
         }
     }
 }
@@ -137,6 +143,7 @@ pub struct Verifier {
     allow_unsigned: bool,
     leeway: u64,
     max_lifetime: u64,
+    permissions: Permissions,
     /// Tokens already verified, by their exact text. Callers reuse a token for many requests,
     /// and checking a signature and parsing claims was about a quarter of a search's work.
     verified: Mutex<HashMap<String, Verified>>,
@@ -175,6 +182,7 @@ impl Verifier {
             allow_unsigned: s.allow_unsigned,
             leeway: s.leeway_seconds,
             max_lifetime: s.max_lifetime_seconds,
+            permissions: s.permissions.clone(),
             verified: Mutex::new(HashMap::new()),
         })
     }
@@ -195,7 +203,7 @@ impl Verifier {
             .and_then(|cache| cache.get(token).cloned());
         if let Some(v) = remembered {
             if now >= v.valid_from && now <= v.valid_until {
-                scope::require(&v.caller.scopes, access)?;
+                scope::require(&v.caller.scopes, access, &self.permissions)?;
                 return Ok(v.caller);
             }
         }
@@ -218,9 +226,9 @@ impl Verifier {
             now: jwt::now_seconds(),
         };
         checks.check(&claims)?;
-        let caller = scope::caller_from_claims(&claims);
+        let caller = scope::caller_from_claims(&claims, &self.permissions);
         self.remember(token, &claims, &caller);
-        scope::require(&caller.scopes, access)?;
+        scope::require(&caller.scopes, access, &self.permissions)?;
         Ok(caller)
     }
 

@@ -131,6 +131,31 @@ impl Settings {
                 "must be between 60 and 86400".into(),
             );
         }
+        for (key, claim) in [
+            ("auth.scope_claim", &self.auth.scope_claim),
+            ("auth.organisation_claim", &self.auth.organisation_claim),
+        ] {
+            if claim.trim().is_empty() {
+                return bad(
+                    key,
+                    "must name a claim (e.g. \"scope\", \"scp\" or \"roles\")".into(),
+                );
+            }
+        }
+        for (key, roles) in [
+            ("auth.roles.read", &self.auth.roles.read),
+            ("auth.roles.write", &self.auth.roles.write),
+        ] {
+            if roles
+                .iter()
+                .any(|r| r.trim().is_empty() || r.contains(char::is_whitespace))
+            {
+                return bad(
+                    key,
+                    "role names must be non-empty and without spaces".into(),
+                );
+            }
+        }
         if self.tls.client_crls_poll_seconds > 3600 {
             return bad(
                 "tls.client_crls_poll_seconds",
