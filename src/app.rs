@@ -184,11 +184,14 @@ impl Application {
                 async move { expiry::schedule(&state.store, &config, &state.metrics).await },
             )
         });
+        let jwks_state = self.state.clone();
+        let jwks_task = tokio::spawn(async move { jwks_state.verifier.keep_jwks_fresh().await });
         let crl_tasks = match self.crl_reload {
             Some((verifier, poll)) => tls::watch_crls(verifier, poll),
             None => Vec::new(),
         };
         let served = self.server.await;
+        jwks_task.abort();
         for task in task.into_iter().chain(crl_tasks) {
             task.abort();
         }
@@ -277,6 +280,7 @@ fn key_setting(auth: &config::Auth, e: &KeyError) -> Option<String> {
             "auth.hs256_secret_file".to_string(),
             &auth.hs256_secret_file,
         ),
+        KeyError::JwksClient(_) => return Some(format!("auth.jwks_ca {}", auth.jwks_ca.display())),
         KeyError::EmptyAudience | KeyError::NoKeys => return None,
     };
     Some(format!("{key} {}", path.display()))
@@ -324,5 +328,10 @@ fn auth_settings(settings: &Settings) -> anyhow::Result<AuthSettings> {
             write_roles: a.roles.write.clone(),
             organisation_claim: a.organisation_claim.clone(),
         },
+        jwks_source: (!a.jwks_url.trim().is_empty()).then(|| crate::auth::JwksSource {
+            url: a.jwks_url.trim().to_string(),
+            ca: (!a.jwks_ca.as_os_str().is_empty()).then(|| a.jwks_ca.clone()),
+            refresh: Duration::from_secs(a.jwks_refresh_seconds),
+        }),
     })
 }

@@ -156,6 +156,30 @@ impl Settings {
                 );
             }
         }
+        let jwks_url = self.auth.jwks_url.trim();
+        if !jwks_url.is_empty() && !jwks_url.to_ascii_lowercase().starts_with("https://") {
+            return bad(
+                "auth.jwks_url",
+                format!("'{jwks_url}' must be an https:// URL (keys are only fetched over TLS)"),
+            );
+        }
+        if !(1..=86_400).contains(&self.auth.jwks_refresh_seconds) {
+            return bad(
+                "auth.jwks_refresh_seconds",
+                "must be between 1 and 86400".into(),
+            );
+        }
+        if !self.auth.jwks_ca.as_os_str().is_empty() {
+            if jwks_url.is_empty() {
+                return bad("auth.jwks_ca", "is only used with auth.jwks_url".into());
+            }
+            if !self.auth.jwks_ca.is_file() {
+                return bad(
+                    "auth.jwks_ca",
+                    format!("{} does not exist", self.auth.jwks_ca.display()),
+                );
+            }
+        }
         if self.tls.client_crls_poll_seconds > 3600 {
             return bad(
                 "tls.client_crls_poll_seconds",
