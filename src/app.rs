@@ -184,11 +184,14 @@ impl Application {
                 async move { expiry::schedule(&state.store, &config, &state.metrics).await },
             )
         });
+        let jwks_state = self.state.clone();
+        let jwks_task = tokio::spawn(async move { jwks_state.verifier.keep_jwks_fresh().await });
         let crl_tasks = match self.crl_reload {
             Some((verifier, poll)) => tls::watch_crls(verifier, poll),
             None => Vec::new(),
         };
         let served = self.server.await;
+        jwks_task.abort();
         for task in task.into_iter().chain(crl_tasks) {
             task.abort();
         }
@@ -277,6 +280,7 @@ fn key_setting(auth: &config::Auth, e: &KeyError) -> Option<String> {
             "auth.hs256_secret_file".to_string(),
             &auth.hs256_secret_file,
         ),
+        KeyError::JwksClient(_) => return Some(format!("auth.jwks_ca {}", auth.jwks_ca.display())),
         KeyError::EmptyAudience | KeyError::NoKeys => return None,
     };
     Some(format!("{key} {}", path.display()))
@@ -318,5 +322,16 @@ fn auth_settings(settings: &Settings) -> anyhow::Result<AuthSettings> {
         allow_unsigned: a.allow_unsigned,
         leeway_seconds: a.leeway_seconds,
         max_lifetime_seconds: a.max_token_lifetime_seconds,
+        permissions: crate::auth::Permissions {
+            scope_claim: a.scope_claim.clone(),
+            read_roles: a.roles.read.clone(),
+            write_roles: a.roles.write.clone(),
+            organisation_claim: a.organisation_claim.clone(),
+        },
+        jwks_source: (!a.jwks_url.trim().is_empty()).then(|| crate::auth::JwksSource {
+            url: a.jwks_url.trim().to_string(),
+            ca: (!a.jwks_ca.as_os_str().is_empty()).then(|| a.jwks_ca.clone()),
+            refresh: Duration::from_secs(a.jwks_refresh_seconds),
+        }),
     })
 }

@@ -79,10 +79,34 @@ pub struct Auth {
     pub hs256_secret_file: PathBuf,
     pub public_keys: Vec<PathBuf>,
     pub jwks_file: PathBuf,
+    /// An `https://` URL serving the trusted keys as a JWKS, fetched at start, every
+    /// `jwks_refresh_seconds`, and when a token names an unknown `kid`. Empty: none.
+    pub jwks_url: String,
+    /// PEM CA certificate(s) trusted for `jwks_url`'s server (a private CA). Empty: the
+    /// system's trust store.
+    pub jwks_ca: PathBuf,
+    /// Seconds between fetches of `jwks_url`.
+    pub jwks_refresh_seconds: u64,
     pub allow_unsigned: bool,
     pub leeway_seconds: u64,
     /// Longest token accepted: `exp - iat` must not exceed it (and `iat` is required).
     pub max_token_lifetime_seconds: u64,
+    /// The claim holding the token's permissions (`scope`, `scp`, `roles`, …): a
+    /// space-separated string or an array of strings.
+    pub scope_claim: String,
+    /// The claim naming the requesting organisation; the token's `sub` when it is absent.
+    pub organisation_claim: String,
+    /// Role names granting reading and writing, when the permission claim carries the
+    /// identity provider's roles rather than SMART scopes. Both empty: SMART scopes.
+    pub roles: Roles,
+}
+
+/// `[auth.roles]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Roles {
+    pub read: Vec<String>,
+    pub write: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -231,9 +255,15 @@ impl Default for Auth {
             hs256_secret_file: "dev-pki/jwt-secret".into(),
             public_keys: Vec::new(),
             jwks_file: PathBuf::new(),
+            jwks_url: String::new(),
+            jwks_ca: PathBuf::new(),
+            jwks_refresh_seconds: crate::auth::DEFAULT_JWKS_REFRESH_SECONDS,
             allow_unsigned: false,
             leeway_seconds: 60,
             max_token_lifetime_seconds: crate::auth::DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+            scope_claim: crate::auth::DEFAULT_SCOPE_CLAIM.into(),
+            organisation_claim: crate::auth::DEFAULT_ORGANISATION_CLAIM.into(),
+            roles: Roles::default(),
         }
     }
 }

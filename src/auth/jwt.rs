@@ -70,6 +70,8 @@ pub(crate) struct ParsedToken<'a> {
     pub token: &'a str,
     pub alg: TokenAlg,
     pub kid: Option<String>,
+    /// The `x5t` header (SHA-1 thumbprint of the signing certificate), when present.
+    pub x5t: Option<String>,
     signature: &'a str,
     claims: Value,
 }
@@ -148,10 +150,15 @@ pub(crate) fn parse(token: &str) -> Result<ParsedToken<'_>, AuthError> {
         Some(Value::String(s)) => Some(s.clone()),
         _ => None,
     };
+    let x5t = match header.get("x5t") {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    };
     Ok(ParsedToken {
         token,
         alg,
         kid,
+        x5t,
         signature,
         claims: Value::Object(payload),
     })

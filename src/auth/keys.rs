@@ -28,7 +28,7 @@ enum Curve {
 }
 
 /// One trusted asymmetric key.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     key: DecodingKey,
     family: AlgorithmFamily,
@@ -37,6 +37,8 @@ struct Entry {
     kid: Option<String>,
     /// The JWK's own `alg`, when it pins one.
     alg: Option<Algorithm>,
+    /// The JWK's `x5t` (SHA-1 certificate thumbprint), when it has one.
+    x5t: Option<String>,
 }
 
 impl Entry {
@@ -49,7 +51,7 @@ impl Entry {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct KeyRing {
     secret: Option<DecodingKey>,
     entries: Vec<Entry>,
@@ -94,6 +96,7 @@ fn load_pem(index: usize, pem: &[u8]) -> Result<Entry, KeyError> {
             curve: None,
             kid: None,
             alg: None,
+            x5t: None,
         });
     }
     let key = DecodingKey::from_ec_pem(pem)
@@ -117,6 +120,7 @@ fn load_pem(index: usize, pem: &[u8]) -> Result<Entry, KeyError> {
         curve: Some(curve),
         kid: None,
         alg: None,
+        x5t: None,
     })
 }
 
@@ -180,6 +184,7 @@ fn load_jwks(json: &[u8]) -> Result<Vec<Entry>, KeyError> {
             curve,
             kid: jwk.common.key_id.clone(),
             alg,
+            x5t: jwk.common.x509_sha1_fingerprint.clone(),
         });
     }
     Ok(out)
@@ -211,6 +216,23 @@ impl KeyRing {
         Ok(KeyRing { secret, entries })
     }
 
+    /// This ring plus the keys of a JWKS fetched from `auth.jwks_url`; the JWKS must hold at
+    /// least one usable key.
+    pub(crate) fn with_jwks(&self, json: &[u8]) -> Result<KeyRing, KeyError> {
+        let fetched = load_jwks(json)?;
+        if fetched.is_empty() {
+            return Err(KeyError::NoUsableJwksKey);
+        }
+        let mut ring = self.clone();
+        ring.entries.extend(fetched);
+        Ok(ring)
+    }
+
+    /// Whether a key with this `kid` is trusted.
+    pub(crate) fn knows_kid(&self, kid: &str) -> bool {
+        self.entries.iter().any(|e| e.kid.as_deref() == Some(kid))
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.secret.is_none() && self.entries.is_empty()
     }
@@ -239,6 +261,11 @@ impl KeyRing {
                 .filter(|e| e.fits(alg))
                 // With a kid, only the key of that id (or keys without an id, i.e. PEM keys).
                 .filter(|e| match (&token.kid, &e.kid) {
+                    (Some(want), Some(have)) => want == have,
+                    _ => true,
+                })
+                // With an x5t, a key that has one must have the same.
+                .filter(|e| match (&token.x5t, &e.x5t) {
                     (Some(want), Some(have)) => want == have,
                     _ => true,
                 })

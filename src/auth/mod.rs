@@ -6,17 +6,24 @@
 
 mod jwt;
 mod keys;
+mod remote;
 mod scope;
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use serde_json::json;
 
-pub use scope::{ACCREDITED_SYSTEM, ODS_ORGANIZATION_CODE};
+pub use remote::{JwksSource, DEFAULT_JWKS_REFRESH_SECONDS, UNKNOWN_KID_INTERVAL};
+pub use scope::{
+    Permissions, ACCREDITED_SYSTEM, DEFAULT_ORGANISATION_CLAIM, DEFAULT_SCOPE_CLAIM,
+    ODS_ORGANIZATION_CODE,
+};
 
 /// Default of `auth.max_token_lifetime_seconds`: one hour, what NHS issuers mint.
 pub const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS: u64 = 3600;
@@ -41,6 +48,10 @@ pub struct AuthSettings {
     pub leeway_seconds: u64,
     /// Longest lifetime (`exp - iat`) a token may have; `iat` is required.
     pub max_lifetime_seconds: u64,
+    /// Which claims carry the permissions and the organisation, and what grants what.
+    pub permissions: Permissions,
+    /// Keys fetched from a URL and refreshed while serving (see `Verifier::keep_jwks_fresh`).
+    pub jwks_source: Option<JwksSource>,
 }
 
 impl Default for AuthSettings {
@@ -54,6 +65,8 @@ impl Default for AuthSettings {
             allow_unsigned: false,
             leeway_seconds: 0,
             max_lifetime_seconds: DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+            permissions: Permissions::default(),
+            jwks_source: None,
         }
     }
 }
@@ -115,6 +128,9 @@ pub enum KeyError {
         jwt::ACCEPTED_ALGORITHMS
     )]
     NoUsableJwksKey,
+    /// `auth.jwks_url` / `auth.jwks_ca` cannot be used (not a fetch failure: those are retried).
+    #[error("auth: the client for auth.jwks_url cannot be set up: {0}")]
+    JwksClient(String),
 }
 
 impl AuthError {
@@ -131,12 +147,20 @@ impl AuthError {
 /// Checks bearer tokens against the keys and claims configured in `AuthSettings`.
 #[derive(Debug)]
 pub struct Verifier {
-    keys: keys::KeyRing,
+    /// The keys in force; swapped whole when a JWKS is fetched.
+    keys: RwLock<Arc<keys::KeyRing>>,
+    /// The keys from configuration files, to which each fetched JWKS is added.
+    configured: keys::KeyRing,
+    remote: Option<remote::Remote>,
+    /// Bumped after each swap of `keys`: a remembered token counts only for the key set it was
+    /// verified with (so a withdrawn key's tokens are not remembered past the swap).
+    generation: AtomicU64,
     audience: String,
     issuer: Option<String>,
     allow_unsigned: bool,
     leeway: u64,
     max_lifetime: u64,
+    permissions: Permissions,
     /// Tokens already verified, by their exact text. Callers reuse a token for many requests,
     /// and checking a signature and parsing claims was about a quarter of a search's work.
     verified: Mutex<HashMap<String, Verified>>,
@@ -146,6 +170,7 @@ pub struct Verifier {
 #[derive(Debug, Clone)]
 struct Verified {
     caller: Caller,
+    generation: u64,
     valid_from: f64,
     valid_until: f64,
 }
@@ -165,16 +190,24 @@ impl Verifier {
             &s.public_key_pems,
             s.jwks_json.as_deref(),
         )?;
-        if keys.is_empty() && !s.allow_unsigned {
+        if keys.is_empty() && !s.allow_unsigned && s.jwks_source.is_none() {
             return Err(KeyError::NoKeys);
         }
+        let remote = match &s.jwks_source {
+            Some(source) => Some(remote::Remote::new(source).map_err(KeyError::JwksClient)?),
+            None => None,
+        };
         Ok(Verifier {
-            keys,
+            keys: RwLock::new(Arc::new(keys.clone())),
+            configured: keys,
+            remote,
+            generation: AtomicU64::new(0),
             audience: s.audience.clone(),
             issuer: s.issuer.clone(),
             allow_unsigned: s.allow_unsigned,
             leeway: s.leeway_seconds,
             max_lifetime: s.max_lifetime_seconds,
+            permissions: s.permissions.clone(),
             verified: Mutex::new(HashMap::new()),
         })
     }
@@ -188,14 +221,16 @@ impl Verifier {
         let header = authorization_header.ok_or(AuthError::MissingHeader)?;
         let token = jwt::bearer_token(header)?;
         let now = jwt::now_seconds() as f64;
+        // Read before the keys: see `generation`.
+        let generation = self.generation.load(Ordering::Acquire);
         let remembered = self
             .verified
             .lock()
             .ok()
             .and_then(|cache| cache.get(token).cloned());
         if let Some(v) = remembered {
-            if now >= v.valid_from && now <= v.valid_until {
-                scope::require(&v.caller.scopes, access)?;
+            if now >= v.valid_from && now <= v.valid_until && v.generation == generation {
+                scope::require(&v.caller.scopes, access, &self.permissions)?;
                 return Ok(v.caller);
             }
         }
@@ -208,7 +243,7 @@ impl Verifier {
             }
             parsed.unsigned_claims()?
         } else {
-            self.keys.verify_signature(&parsed)?
+            self.ring().verify_signature(&parsed)?
         };
         let checks = jwt::ClaimChecks {
             audience: &self.audience,
@@ -218,13 +253,128 @@ impl Verifier {
             now: jwt::now_seconds(),
         };
         checks.check(&claims)?;
-        let caller = scope::caller_from_claims(&claims);
-        self.remember(token, &claims, &caller);
-        scope::require(&caller.scopes, access)?;
+        let caller = scope::caller_from_claims(&claims, &self.permissions);
+        self.remember(token, &claims, &caller, generation);
+        scope::require(&caller.scopes, access, &self.permissions)?;
         Ok(caller)
     }
 
-    fn remember(&self, token: &str, claims: &serde_json::Value, caller: &Caller) {
+    /// The keys in force (a pointer copy under a read lock).
+    fn ring(&self) -> Arc<keys::KeyRing> {
+        match self.keys.read() {
+            Ok(ring) => ring.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// As `verify`; with `auth.jwks_url`, a token whose `kid` is not among the keys makes the
+    /// JWKS be fetched again first (at most once every `UNKNOWN_KID_INTERVAL`), so a key the
+    /// identity provider has just rotated in is accepted without waiting for the refresh.
+    pub async fn verify_fetching(
+        &self,
+        authorization_header: Option<&str>,
+        access: Access,
+    ) -> Result<Caller, AuthError> {
+        let first = self.verify(authorization_header, access);
+        let Some(remote) = &self.remote else {
+            return first;
+        };
+        if !matches!(first, Err(AuthError::InvalidToken(_))) {
+            return first;
+        }
+        let unknown_kid = authorization_header
+            .and_then(|h| jwt::bearer_token(h).ok())
+            .and_then(|t| jwt::parse(t).ok())
+            .filter(|p| !p.is_unsigned())
+            .and_then(|p| p.kid)
+            .is_some_and(|kid| !self.ring().knows_kid(&kid));
+        if !unknown_kid || !remote.may_fetch_on_demand() {
+            return first;
+        }
+        log::info!(
+            "auth: a token names a key id not among the trusted keys; fetching auth.jwks_url again"
+        );
+        if self.refresh_jwks().await.is_err() {
+            return first;
+        }
+        self.verify(authorization_header, access)
+    }
+
+    /// Fetches `auth.jwks_url` and, when it holds usable keys, puts them in force (with the
+    /// configured ones) and forgets the tokens verified so far. On failure the keys in force
+    /// stay, and the error (logged) says why.
+    pub async fn refresh_jwks(&self) -> Result<(), String> {
+        let Some(remote) = &self.remote else {
+            return Ok(());
+        };
+        let _one_at_a_time = remote.fetching.lock().await;
+        let url = &remote.source.url;
+        let result = match remote.fetch().await {
+            Ok(body) => self.configured.with_jwks(&body).map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        let loaded = self.not_ready().is_none();
+        match result {
+            Ok(ring) => {
+                match self.keys.write() {
+                    Ok(mut keys) => *keys = Arc::new(ring),
+                    Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),
+                }
+                self.generation.fetch_add(1, Ordering::AcqRel);
+                // A withdrawn key must not keep its tokens alive through the memory.
+                if let Ok(mut cache) = self.verified.lock() {
+                    cache.clear();
+                }
+                if let Ok(mut reason) = remote.not_ready.lock() {
+                    *reason = None;
+                }
+                log::info!("auth: keys loaded from auth.jwks_url {url}");
+                Ok(())
+            }
+            Err(e) => {
+                let why = format!("auth.jwks_url {url}: {e}");
+                if loaded {
+                    log::warn!("auth: JWKS refresh failed, keeping the last good keys: {why}");
+                } else {
+                    log::error!("auth: no keys loaded yet: {why}");
+                    if let Ok(mut reason) = remote.not_ready.lock() {
+                        *reason = Some(format!("no token keys loaded yet: {why}"));
+                    }
+                }
+                Err(why)
+            }
+        }
+    }
+
+    /// Why the registry cannot accept signed tokens yet: `auth.jwks_url` has not been fetched
+    /// successfully. None when it has (or is not configured).
+    pub fn not_ready(&self) -> Option<String> {
+        let remote = self.remote.as_ref()?;
+        remote.not_ready.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// With `auth.jwks_url`: fetches the JWKS now and every `auth.jwks_refresh_seconds`;
+    /// while fetches fail, retries with back-off (1 s doubling, at most 5 minutes and the
+    /// refresh period). Never returns; without a URL, returns at once.
+    pub async fn keep_jwks_fresh(&self) {
+        let Some(remote) = &self.remote else { return };
+        let refresh = remote.source.refresh;
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            match self.refresh_jwks().await {
+                Ok(()) => {
+                    backoff = Duration::from_secs(1);
+                    tokio::time::sleep(refresh).await;
+                }
+                Err(_) => {
+                    tokio::time::sleep(backoff.min(refresh)).await;
+                    backoff = remote::next_backoff(backoff, refresh);
+                }
+            }
+        }
+    }
+
+    fn remember(&self, token: &str, claims: &serde_json::Value, caller: &Caller, generation: u64) {
         let leeway = self.leeway as f64;
         let seconds = |name: &str| claims.get(name).and_then(serde_json::Value::as_f64);
         // `check` has just required exp (and iat, with exp - iat at most the maximum lifetime,
@@ -233,6 +383,7 @@ impl Verifier {
         let Some(exp) = seconds("exp") else { return };
         let entry = Verified {
             caller: caller.clone(),
+            generation,
             valid_from: seconds("nbf").map_or(f64::MIN, |nbf| nbf - leeway),
             valid_until: exp + leeway,
         };

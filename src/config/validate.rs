@@ -137,6 +137,55 @@ impl Settings {
                 "must be between 60 and 86400".into(),
             );
         }
+        for (key, claim) in [
+            ("auth.scope_claim", &self.auth.scope_claim),
+            ("auth.organisation_claim", &self.auth.organisation_claim),
+        ] {
+            if claim.trim().is_empty() {
+                return bad(
+                    key,
+                    "must name a claim (e.g. \"scope\", \"scp\" or \"roles\")".into(),
+                );
+            }
+        }
+        for (key, roles) in [
+            ("auth.roles.read", &self.auth.roles.read),
+            ("auth.roles.write", &self.auth.roles.write),
+        ] {
+            if roles
+                .iter()
+                .any(|r| r.trim().is_empty() || r.contains(char::is_whitespace))
+            {
+                return bad(
+                    key,
+                    "role names must be non-empty and without spaces".into(),
+                );
+            }
+        }
+        let jwks_url = self.auth.jwks_url.trim();
+        if !jwks_url.is_empty() && !jwks_url.to_ascii_lowercase().starts_with("https://") {
+            return bad(
+                "auth.jwks_url",
+                format!("'{jwks_url}' must be an https:// URL (keys are only fetched over TLS)"),
+            );
+        }
+        if !(1..=86_400).contains(&self.auth.jwks_refresh_seconds) {
+            return bad(
+                "auth.jwks_refresh_seconds",
+                "must be between 1 and 86400".into(),
+            );
+        }
+        if !self.auth.jwks_ca.as_os_str().is_empty() {
+            if jwks_url.is_empty() {
+                return bad("auth.jwks_ca", "is only used with auth.jwks_url".into());
+            }
+            if !self.auth.jwks_ca.is_file() {
+                return bad(
+                    "auth.jwks_ca",
+                    format!("{} does not exist", self.auth.jwks_ca.display()),
+                );
+            }
+        }
         if self.tls.client_crls_poll_seconds > 3600 {
             return bad(
                 "tls.client_crls_poll_seconds",

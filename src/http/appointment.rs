@@ -32,7 +32,7 @@ async fn register(
     body_format: Result<Format, Error>,
     format: Format,
 ) -> Result<HttpResponse, Error> {
-    let (caller, body_format) = caller::authorise_write(req, state, body_format)?;
+    let (caller, body_format) = caller::authorise_write(req, state, body_format).await?;
     let if_none_exist = if_none_exist(req)?;
     let bytes = body::read(req, payload, state.body_limits).await?;
     let request = RegisterRequest {
@@ -95,7 +95,7 @@ pub(super) async fn answer(
     lookup: impl std::future::Future<Output = Result<StoredVersion, Error>>,
 ) -> HttpResponse {
     respond::negotiated(req, Format::Json, |format| async move {
-        caller::authorise(req, state, Access::Read)?;
+        caller::authorise(req, state, Access::Read).await?;
         let stored = lookup.await?;
         versioned(req, state, StatusCode::OK, &stored, format)
     })

@@ -30,16 +30,22 @@ fn authorization_header(req: &HttpRequest) -> Result<Option<&str>, AuthError> {
     Ok(first.map(|v| v.to_str().unwrap_or("\u{fffd}")))
 }
 
-pub fn authorise(req: &HttpRequest, state: &AppState, access: Access) -> Result<Caller, Error> {
-    let caller = authorization_header(req)
-        .and_then(|header| state.verifier.verify(header, access))
-        .map_err(|e| match e {
-            AuthError::MissingHeader | AuthError::MalformedHeader(_) => {
-                Error::MissingOrInvalidHeader(e.to_string())
-            }
-            AuthError::InvalidToken(_) => Error::AccessDenied(e.to_string()),
-            AuthError::InsufficientScope(_) => Error::InsufficientScope(e.to_string()),
-        })?;
+pub async fn authorise(
+    req: &HttpRequest,
+    state: &AppState,
+    access: Access,
+) -> Result<Caller, Error> {
+    let verified = match authorization_header(req) {
+        Ok(header) => state.verifier.verify_fetching(header, access).await,
+        Err(e) => Err(e),
+    };
+    let caller = verified.map_err(|e| match e {
+        AuthError::MissingHeader | AuthError::MalformedHeader(_) => {
+            Error::MissingOrInvalidHeader(e.to_string())
+        }
+        AuthError::InvalidToken(_) => Error::AccessDenied(e.to_string()),
+        AuthError::InsufficientScope(_) => Error::InsufficientScope(e.to_string()),
+    })?;
     // For the access log: who it was, once the request is done.
     req.extensions_mut().insert(caller.clone());
     Ok(caller)
@@ -47,12 +53,12 @@ pub fn authorise(req: &HttpRequest, state: &AppState, access: Access) -> Result<
 
 /// A writer's prelude: who is asking (with write access) comes before anything about what they
 /// sent, then the body's format.
-pub fn authorise_write(
+pub async fn authorise_write(
     req: &HttpRequest,
     state: &AppState,
     body_format: Result<crate::fhir::Format, Error>,
 ) -> Result<(Caller, crate::fhir::Format), Error> {
-    let caller = authorise(req, state, Access::Write)?;
+    let caller = authorise(req, state, Access::Write).await?;
     Ok((caller, body_format?))
 }
 

@@ -33,7 +33,7 @@ async fn cancel(
     body_format: Result<Format, Error>,
     format: Format,
 ) -> Result<HttpResponse, Error> {
-    let (caller, body_format) = caller::authorise_write(req, state, body_format)?;
+    let (caller, body_format) = caller::authorise_write(req, state, body_format).await?;
     let if_match = if_match(req)?;
     check_id(&id)?;
     let bytes = body::read(req, payload, state.body_limits).await?;

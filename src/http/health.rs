@@ -22,8 +22,13 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
 /// Readiness: the writer is alive, the database takes a write transaction, and the last write
 /// did not fail for a storage reason (disk full, I/O error, read-only file) — once it did, a
 /// probe write must succeed before the registry is ready again. The reason is in the body.
+/// With `auth.jwks_url`, the registry is not ready either until a JWKS has been fetched.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    match state.store.ready().await {
+    let ready = match state.verifier.not_ready() {
+        Some(reason) => Err(reason),
+        None => state.store.ready().await,
+    };
+    match ready {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "pass" })),
         Err(reason) => {
             log::warn!("not ready: {reason}");

@@ -28,7 +28,7 @@ async fn history(
     state: &AppState,
     format: Format,
 ) -> Result<Vec<u8>, Error> {
-    caller::authorise(req, state, Access::Read)?;
+    caller::authorise(req, state, Access::Read).await?;
     let base = format!("{}/Appointment/{id}", state.base_url);
     let versions = service::read::history(&state.store, id).await?;
     let entries = versions

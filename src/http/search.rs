@@ -23,7 +23,7 @@ pub async fn search_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
     let format = Cell::new(Format::Json);
     let (req, state, fmt) = (&req, &state, &format);
     answer(req, fmt, || async move {
-        caller::authorise(req, state, Access::Read)?;
+        caller::authorise(req, state, Access::Read).await?;
         let pairs = negotiate::url_pairs(req.query_string());
         bundle_for(state, &pairs, fmt.get(), handling(req)).await
     })
@@ -39,7 +39,7 @@ pub async fn search_post(
     let format = Cell::new(Format::Json);
     let (req, state, fmt) = (&req, &state, &format);
     answer(req, fmt, || async move {
-        caller::authorise(req, state, Access::Read)?;
+        caller::authorise(req, state, Access::Read).await?;
         let form = body::read_any(req, payload, state.body_limits).await?;
         let mut pairs = negotiate::url_pairs(req.query_string());
         if !form.is_empty() {

@@ -27,7 +27,7 @@ async fn run(
     format: Format,
 ) -> Result<HttpResponse, Error> {
     // Validating is checking a write: the same scope as registering.
-    let (_, body_format) = caller::authorise_write(req, state, body_format)?;
+    let (_, body_format) = caller::authorise_write(req, state, body_format).await?;
     let bytes = body::read(req, payload, state.body_limits).await?;
     let report = service::validate::validate(&state.store, &bytes, body_format).await?;
     let outcome = outcome::validation_report(&report.errors, &report.warnings);

@@ -10,6 +10,7 @@ mod first_run;
 mod group_commit;
 mod helpers;
 mod http;
+mod jwks;
 mod lifecycle;
 mod metadata;
 mod ops;

@@ -335,3 +335,91 @@ async fn the_caller_is_recorded_with_the_registration() {
         "{cert}"
     );
 }
+
+/// GET /Appointment?patient=… with `token`: 200 when reading is allowed.
+async fn search_with(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client
+        .get(app.url("/Appointment?patient=1234554321"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn roles_in_an_array_claim_grant_what_auth_roles_say() {
+    let app = spawn_app_with(|s| {
+        s.auth.scope_claim = "roles".into();
+        s.auth.roles.read = vec!["Appointment.Read".into()];
+        s.auth.roles.write = vec!["Appointment.Write".into()];
+        s.auth.organisation_claim = "org_code".into();
+    })
+    .await;
+    let s = app.secret.clone();
+    let token = |roles: Value| {
+        hs256(
+            &s,
+            &claims(|c| {
+                let m = c.as_object_mut().unwrap();
+                m.remove("scope");
+                m.remove("requesting_organization");
+                m.insert("roles".into(), roles);
+                m.insert("org_code".into(), json!("RXA"));
+            }),
+        )
+    };
+    let writer = token(json!(["Other", "Appointment.Write"]));
+    let response = post_with(&app, Some(format!("Bearer {writer}"))).await;
+    assert_eq!(response.status(), 201);
+    // The organisation came from the configured claim, not `sub`.
+    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
+    let org: String = conn
+        .query_row("SELECT registered_by_org FROM appointment", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(org, "RXA");
+    assert_eq!(search_with(&app, &writer).await.status(), 200);
+
+    let reader = token(json!(["Appointment.Read"]));
+    assert_eq!(search_with(&app, &reader).await.status(), 200);
+    assert_outcome(
+        post_with(&app, Some(format!("Bearer {reader}"))).await,
+        403,
+        "ACCESS DENIED",
+        "Appointment.Write",
+    )
+    .await;
+    // With roles configured, SMART scopes (even in the roles claim) grant nothing.
+    let smart = token(json!(["patient/Appointment.write"]));
+    assert_eq!(search_with(&app, &smart).await.status(), 403);
+    // The default `scope` claim is not read when another is configured.
+    let scope_only = hs256(&s, &claims(|_| {}));
+    assert_eq!(search_with(&app, &scope_only).await.status(), 403);
+}
+
+#[tokio::test]
+async fn scopes_in_a_space_separated_scp_claim() {
+    let app = spawn_app_with(|s| s.auth.scope_claim = "scp".into()).await;
+    let s = app.secret.clone();
+    let scp = |value: &str| {
+        hs256(
+            &s,
+            &claims(|c| {
+                let m = c.as_object_mut().unwrap();
+                m.remove("scope");
+                m.insert("scp".into(), json!(value));
+            }),
+        )
+    };
+    let writer = scp("openid patient/Appointment.write");
+    let response = post_with(&app, Some(format!("Bearer {writer}"))).await;
+    assert_eq!(response.status(), 201);
+    let reader = scp("patient/Appointment.read");
+    assert_eq!(search_with(&app, &reader).await.status(), 200);
+    forbidden(
+        post_with(&app, Some(format!("Bearer {reader}"))).await,
+        "ACCESS DENIED",
+    )
+    .await;
+}

@@ -175,3 +175,27 @@ fn bad_configuration_is_reported() {
     })
     .unwrap();
 }
+
+#[test]
+fn jwks_key_matched_by_x5t_when_both_carry_one() {
+    let (k1, _, kp1) = ec_pair(&rcgen::PKCS_ECDSA_P256_SHA256);
+    let mut jwk = jwk_ec("k1", &kp1);
+    jwk["x5t"] = json!("thumb-1");
+    let s = AuthSettings {
+        hs256_secret: None,
+        jwks_json: Some(serde_json::to_vec(&json!({"keys": [jwk]})).unwrap()),
+        ..settings()
+    };
+    let with_x5t = |x5t: Option<&str>| {
+        let mut header = jsonwebtoken::Header::new(Algorithm::ES256);
+        header.kid = Some("k1".into());
+        header.x5t = x5t.map(str::to_string);
+        jsonwebtoken::encode(&header, &claims(), &k1).unwrap()
+    };
+    check(&s, &with_x5t(Some("thumb-1")), Access::Write).unwrap();
+    check(&s, &with_x5t(None), Access::Write).unwrap();
+    invalid(
+        check(&s, &with_x5t(Some("thumb-2")), Access::Write),
+        "no trusted key",
+    );
+}
