@@ -77,6 +77,35 @@ async fn metadata_needs_no_token_and_matches_the_router() {
         }
     }
 
+    // The parameters declared for every search (rest.searchParam) are accepted, and so is the
+    // declared operation: $validate answers a body with an OperationOutcome.
+    let rest = &cs["rest"][0];
+    for param in rest["searchParam"].as_array().unwrap() {
+        let name = param["name"].as_str().unwrap();
+        let value = if name == "_summary" {
+            "count"
+        } else {
+            "status"
+        };
+        let response = app
+            .get(&format!("/Appointment?patient=1234554321&{name}={value}"))
+            .await;
+        assert_eq!(response.status(), 200, "common search parameter {name}");
+    }
+    for operation in rest["operation"].as_array().unwrap() {
+        let name = operation["name"].as_str().unwrap();
+        let response = app
+            .client
+            .post(app.url(&format!("/Appointment/${name}")))
+            .bearer_auth(app.token())
+            .header("Content-Type", "application/fhir+json")
+            .body(valid_appointment().to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "declared operation ${name}");
+    }
+
     // Every declared search parameter is accepted by search; `created` has a definition that resolves.
     for param in resource["searchParam"].as_array().unwrap() {
         let name = param["name"].as_str().unwrap();
