@@ -149,6 +149,16 @@ pub fn parse_with(
             continue; // the negotiator's
         }
         let canonical = params::canonical_name(name);
+        if !params::KNOWN.contains(&canonical) {
+            // Unknown: refused, or (lenient) ignored whatever its value and however often.
+            if handling == Handling::Strict {
+                return Err(params::unknown(name));
+            }
+            if !found.ignored.iter().any(|n| n == name) {
+                found.ignored.push(name.to_string());
+            }
+            continue;
+        }
         params::check_once(&mut seen, name, canonical)?;
         if value.is_empty() {
             return Err(invalid(format!("'{name}' has no value")));
@@ -164,8 +174,7 @@ pub fn parse_with(
             "_page" => found.page = Some(value.clone()),
             "_summary" => found.summary = Some(params::summary(value)?),
             "_elements" => found.elements = Some(params::elements(value)?),
-            _ if handling == Handling::Lenient => found.ignored.push(name.to_string()),
-            _ => return Err(params::unknown(name)),
+            _ => return Err(params::unknown(name)), // KNOWN and this match list the same names
         }
     }
     found.into_query(now, sizes)

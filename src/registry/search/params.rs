@@ -10,6 +10,20 @@ use crate::registry::nhs_number;
 use crate::registry::patient::{DEMOGRAPHICS_SYSTEM, NATIONAL_PATIENT_BASE, NHS_NUMBER_SYSTEM};
 use crate::registry::search_date;
 
+/// The parameters the registry understands (by canonical name; `_format` is the negotiator's).
+pub const KNOWN: [&str; 10] = [
+    "patient",
+    "date",
+    "created",
+    "status",
+    "identifier",
+    "_count",
+    "_sort",
+    "_page",
+    "_summary",
+    "_elements",
+];
+
 /// `patient`, `actor` and `Appointment.participant.actor` are one parameter.
 pub fn canonical_name(name: &str) -> &str {
     if PATIENT_NAMES.contains(&name) {
