@@ -238,19 +238,21 @@ impl PgCluster {
         }
     }
 
+    /// A cluster folder of its own, nothing in it yet.
+    fn unstarted(bin: PgBin, run_as: Option<RunAs>) -> PgCluster {
+        PgCluster {
+            dir: cluster_dir(run_as),
+            bin,
+            run_as,
+            port: 0,
+            startup: Startup::default(),
+        }
+    }
+
     /// A new primary with database [`DATABASE`], or why PostgreSQL cannot run here. Panics
     /// (with the server's log) if PostgreSQL is there but does not come up.
     pub fn start() -> Result<PgCluster, Skip> {
-        let bin = PgBin::find()?;
-        let run_as = run_as()?;
-        let dir = cluster_dir(run_as);
-        let mut pg = PgCluster {
-            bin,
-            run_as,
-            dir,
-            port: 0,
-            startup: Startup::default(),
-        };
+        let mut pg = PgCluster::unstarted(PgBin::find()?, run_as()?);
 
         let began = Instant::now();
         let data = pg.data_dir();
@@ -285,16 +287,7 @@ impl PgCluster {
     /// of this call, a commit on the primary returns only once the standby has flushed it.
     /// The standby itself has no synchronous standby, so once promoted it accepts writes alone.
     pub fn standby_of(primary: &PgCluster) -> PgCluster {
-        let bin = primary.bin.clone();
-        let run_as = primary.run_as;
-        let dir = cluster_dir(run_as);
-        let mut pg = PgCluster {
-            bin,
-            run_as,
-            dir,
-            port: 0,
-            startup: Startup::default(),
-        };
+        let mut pg = PgCluster::unstarted(primary.bin.clone(), primary.run_as);
         static STANDBYS: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "standby_{}_{}",
