@@ -257,6 +257,7 @@ fn tls_error(e: tls::TlsError) -> anyhow::Error {
             TlsFile::ServerCertificate => "tls.cert",
             TlsFile::ServerKey => "tls.key",
             TlsFile::ClientCa => "tls.client_ca",
+            TlsFile::JwksCa => "auth.jwks_ca",
         },
         TlsError::KeyPair { .. } => "tls.cert and tls.key",
         // These name tls.client_crls themselves.
@@ -280,7 +281,7 @@ fn key_setting(auth: &config::Auth, e: &KeyError) -> Option<String> {
             "auth.hs256_secret_file".to_string(),
             &auth.hs256_secret_file,
         ),
-        KeyError::JwksClient(_) => return Some(format!("auth.jwks_ca {}", auth.jwks_ca.display())),
+        KeyError::JwksClient(_) => return Some(format!("auth.jwks_url {}", auth.jwks_url)),
         KeyError::EmptyAudience | KeyError::NoKeys => return None,
     };
     Some(format!("{key} {}", path.display()))
@@ -308,6 +309,11 @@ fn auth_settings(settings: &Settings) -> anyhow::Result<AuthSettings> {
         .enumerate()
         .map(|(i, p)| read_file(&format!("auth.public_keys[{i}]"), p))
         .collect::<Result<Vec<_>, _>>()?;
+    let jwks_ca = if a.jwks_ca.as_os_str().is_empty() {
+        None
+    } else {
+        Some(tls::load_certs(tls::TlsFile::JwksCa, &a.jwks_ca).context("auth.jwks_ca")?)
+    };
     let jwks_json = if a.jwks_file.as_os_str().is_empty() {
         None
     } else {
@@ -330,7 +336,7 @@ fn auth_settings(settings: &Settings) -> anyhow::Result<AuthSettings> {
         },
         jwks_source: (!a.jwks_url.trim().is_empty()).then(|| crate::auth::JwksSource {
             url: a.jwks_url.trim().to_string(),
-            ca: (!a.jwks_ca.as_os_str().is_empty()).then(|| a.jwks_ca.clone()),
+            ca: jwks_ca,
             refresh: Duration::from_secs(a.jwks_refresh_seconds),
         }),
     })

@@ -183,14 +183,7 @@ impl Error {
 
     /// This error and every cause under it, `outer: inner: innermost`, for the log.
     pub fn chain(&self) -> String {
-        let mut text = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(c) = cause {
-            text.push_str(": ");
-            text.push_str(&c.to_string());
-            cause = c.source();
-        }
-        text
+        crate::error_chain::chain(self)
     }
 }
 

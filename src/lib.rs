@@ -11,6 +11,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod error_chain;
 pub mod expiry;
 pub mod fhir;
 pub mod fuzzing;

@@ -96,30 +96,13 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("appointment-registry: {}", chain(&e));
+            eprintln!(
+                "appointment-registry: {}",
+                appointment_registry::error_chain::chain(e.as_ref())
+            );
             ExitCode::from(2)
         }
     }
-}
-
-/// The error and its causes, outermost first (the setting and file, then why), joined by ": "
-/// like anyhow's `{:#}`; a cause already written out by the message above it is left out (some
-/// errors, rusqlite's for one, print their source in their own message too).
-fn chain(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    let mut above = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if above.contains(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-        above = text;
-    }
-    out
 }
 
 /// Logging at `[log] level`, unless RUST_LOG says otherwise.

@@ -62,6 +62,8 @@ pub enum TlsFile {
     ServerCertificate,
     ServerKey,
     ClientCa,
+    /// `auth.jwks_ca`: the CA of the JWKS endpoint.
+    JwksCa,
 }
 
 impl std::fmt::Display for TlsFile {
@@ -70,6 +72,7 @@ impl std::fmt::Display for TlsFile {
             TlsFile::ServerCertificate => "server certificate",
             TlsFile::ServerKey => "server private key",
             TlsFile::ClientCa => "client CA certificate",
+            TlsFile::JwksCa => "JWKS endpoint CA certificate",
         })
     }
 }
@@ -89,7 +92,8 @@ fn file_err(file: TlsFile, path: &Path, source: impl Into<Cause>) -> TlsError {
     }
 }
 
-fn load_certs(file: TlsFile, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+/// The PEM certificates of `path`; at least one, else an error naming the file.
+pub fn load_certs(file: TlsFile, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| file_err(file, path, e))?
         .collect::<Result<Vec<_>, _>>()

@@ -3,11 +3,9 @@
 //! The trusted keys are an `Arc<KeyRing>` behind a `RwLock`: a token check clones the `Arc`
 //! (a read lock held for a pointer copy), a refresh builds a whole new ring and swaps it in.
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
 /// Shortest time between two fetches caused by tokens with an unknown `kid`, so a flood of
@@ -27,8 +25,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 pub struct JwksSource {
     /// An `https://` URL.
     pub url: String,
-    /// PEM CA certificates trusted for the endpoint; None: the system's trust store.
-    pub ca: Option<PathBuf>,
+    /// CA certificates trusted for the endpoint (`auth.jwks_ca`, read at start like every
+    /// other key file); None: the system's trust store.
+    pub ca: Option<Vec<CertificateDer<'static>>>,
     pub refresh: Duration,
 }
 
@@ -51,19 +50,10 @@ impl Remote {
             .https_only(true)
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::limited(3));
-        if let Some(ca) = &source.ca {
+        if let Some(certs) = &source.ca {
             let mut roots = rustls::RootCertStore::empty();
-            let certs = CertificateDer::pem_file_iter(ca)
-                .map_err(|e| format!("cannot read {}: {e}", ca.display()))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("{} is not PEM: {e}", ca.display()))?;
-            if certs.is_empty() {
-                return Err(format!("{} holds no CERTIFICATE", ca.display()));
-            }
             for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("{}: {e}", ca.display()))?;
+                roots.add(cert.clone()).map_err(|e| e.to_string())?;
             }
             let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
             let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -110,12 +100,16 @@ impl Remote {
             .header("Accept", "application/json")
             .send()
             .await
-            .map_err(|e| error_chain(&e))?;
+            .map_err(|e| crate::error_chain::chain(&e))?;
         if !response.status().is_success() {
             return Err(format!("it answered HTTP {}", response.status()));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| error_chain(&e))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| crate::error_chain::chain(&e))?
+        {
             body.extend_from_slice(&chunk);
             if body.len() > MAX_JWKS_BYTES {
                 return Err(format!(
@@ -133,16 +127,4 @@ pub(crate) fn next_backoff(current: Duration, refresh: Duration) -> Duration {
     (current * 2)
         .min(MAX_BACKOFF)
         .min(refresh.max(Duration::from_secs(1)))
-}
-
-/// An error with its sources ("error sending request: … : connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
