@@ -65,6 +65,14 @@ pub async fn register(store: &Store, request: RegisterRequest<'_>) -> Result<Reg
 /// problem of both in one report. Also the body of the `validator` fuzz target.
 pub fn admit(bytes: &[u8], format: Format) -> Result<(Value, register::Registration), Error> {
     let (resource, structural) = resource::read(bytes, format)?;
+    admit_read(resource, structural)
+}
+
+/// [`admit`] for an Appointment already read, with its base-structure problems.
+pub fn admit_read(
+    resource: Value,
+    structural: Vec<Problem>,
+) -> Result<(Value, register::Registration), Error> {
     let reported: Vec<String> = structural
         .iter()
         .filter_map(|p| p.expression.clone())

@@ -9,11 +9,24 @@ use crate::spine::SpineCode;
 /// Parses the body. Unreadable → 400; base-structure problems are returned (not raised) so the
 /// registry's own rules can be reported in the same OperationOutcome.
 pub fn read(bytes: &[u8], format: Format) -> Result<(Value, Vec<Problem>), Error> {
-    let read = match format {
+    let (resource, issues) = parse(bytes, format)?;
+    appointment(resource, issues)
+}
+
+/// Any FHIR resource and its base-structure issues; unreadable → 400.
+pub fn parse(bytes: &[u8], format: Format) -> Result<(Value, Vec<fhir::Issue>), Error> {
+    match format {
         Format::Json => fhir::parse_json(bytes),
         Format::Xml => fhir::parse_xml(bytes),
-    };
-    let (resource, issues) = read.map_err(|e| Error::BadRequest(e.to_string()))?;
+    }
+    .map_err(|e| Error::BadRequest(e.to_string()))
+}
+
+/// A parsed resource that must be an Appointment, with its issues as OperationOutcome problems.
+pub fn appointment(
+    resource: Value,
+    issues: Vec<fhir::Issue>,
+) -> Result<(Value, Vec<Problem>), Error> {
     let kind = resource
         .get("resourceType")
         .and_then(Value::as_str)

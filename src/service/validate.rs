@@ -5,7 +5,8 @@
 
 use serde_json::Value;
 
-use super::register::admit;
+use super::register::admit_read;
+use super::resource;
 use crate::error::{Error, Problem};
 use crate::fhir::{self, Format};
 use crate::spine::SpineCode;
@@ -18,12 +19,18 @@ pub struct Report {
 }
 
 pub async fn validate(store: &Store, body: &[u8], format: Format) -> Result<Report, Error> {
-    // A Parameters body gives its resource as JSON (already read); otherwise the body as sent.
-    let (appointment, format) = match appointment_of(body, format)? {
-        Some(inner) => (inner, Format::Json),
-        None => (body.to_vec(), format),
+    // Read once: an Appointment as it is, or the one a Parameters holds (checked on its own,
+    // so its problems are named from `Appointment`).
+    let (value, issues) = resource::parse(body, format)?;
+    let (value, issues) = match appointment_in_parameters(&value)? {
+        Some(inner) => {
+            let issues = fhir::validate(&inner);
+            (inner, issues)
+        }
+        None => (value, issues),
     };
-    let registration = match admit(&appointment, format) {
+    let (value, structural) = resource::appointment(value, issues)?;
+    let registration = match admit_read(value, structural) {
         Ok((_, registration)) => registration,
         Err(Error::Unprocessable(errors)) => {
             return Ok(Report {
@@ -56,23 +63,16 @@ pub async fn validate(store: &Store, body: &[u8], format: Format) -> Result<Repo
     })
 }
 
-/// The Appointment inside a `Parameters` body, as JSON bytes; None when the body is not a
-/// `Parameters` (it is then the Appointment itself).
-fn appointment_of(body: &[u8], format: Format) -> Result<Option<Vec<u8>>, Error> {
-    let parsed = match format {
-        Format::Json => fhir::parse_json(body),
-        Format::Xml => fhir::parse_xml(body),
-    };
-    let Ok((value, _)) = parsed else {
-        return Ok(None); // unreadable: `admit` says why
-    };
+/// The Appointment a `Parameters` body holds in its `resource` parameter; None when the body
+/// is not a `Parameters` (it is then the Appointment itself).
+fn appointment_in_parameters(value: &Value) -> Result<Option<Value>, Error> {
     if value.get("resourceType").and_then(Value::as_str) != Some("Parameters") {
         return Ok(None);
     }
     let parameters = value
         .get("parameter")
         .and_then(Value::as_array)
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
     let named = |name: &str| {
         parameters
@@ -88,12 +88,13 @@ fn appointment_of(body: &[u8], format: Format) -> Result<Option<Vec<u8>>, Error>
             )));
         }
     }
-    let resource = named("resource")
+    named("resource")
         .and_then(|p| p.get("resource"))
+        .cloned()
+        .map(Some)
         .ok_or_else(|| {
             Error::BadRequest(
                 "the Parameters has no 'resource' parameter holding the Appointment".into(),
             )
-        })?;
-    Ok(Some(fhir::write_json(resource)))
+        })
 }

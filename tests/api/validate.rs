@@ -123,6 +123,23 @@ async fn a_parameters_body_with_resource_and_mode() {
         assert_eq!(status, 200);
         assert_eq!(severities(&outcome)[0].0, "information");
     }
+    // The Appointment inside is checked as such: its problems are named from `Appointment`.
+    let mut broken = params("create");
+    broken["parameter"][0]["resource"]["end"] = json!("2030-02-01T11:00:00Z");
+    for (ct, bytes) in [
+        ("application/fhir+json", broken.to_string().into_bytes()),
+        ("application/fhir+xml", fhir::write_xml(&broken)),
+    ] {
+        let (status, outcome) = validate(&app, ct, bytes).await;
+        assert_eq!(status, 200);
+        let issues = severities(&outcome);
+        assert!(
+            issues
+                .iter()
+                .any(|(s, d)| s == "error" && d.starts_with("Appointment.end")),
+            "{issues:?}"
+        );
+    }
     let (status, _) = validate(
         &app,
         "application/fhir+json",
