@@ -10,7 +10,6 @@ use super::{body, caller, respond, AppState};
 use crate::error::Error;
 use crate::service;
 use crate::service::cancel::CancelRequest;
-use crate::service::resource::check_id;
 
 pub async fn update(
     req: HttpRequest,
@@ -35,7 +34,6 @@ async fn cancel(
 ) -> Result<HttpResponse, Error> {
     let (caller, body_format) = caller::authorise_write(req, state, body_format).await?;
     let if_match = if_match(req)?;
-    check_id(&id)?;
     let bytes = body::read(req, payload, state.body_limits).await?;
     let request = CancelRequest {
         id,
