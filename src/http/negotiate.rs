@@ -131,6 +131,18 @@ pub fn response_format(req: &HttpRequest, default: Format) -> Result<Format, Err
     })
 }
 
+/// The value of preference `name` in the request's `Prefer` headers (RFC 7240: `k=v` items
+/// separated by commas or semicolons, in one header or several), lower-cased and unquoted.
+pub fn prefer(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get_all("Prefer")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .filter_map(|part| part.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim().trim_matches('"').to_ascii_lowercase())
+}
+
 /// Decoded `k=v` pairs of a query string or form body.
 pub fn url_pairs(query: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(query.as_bytes())

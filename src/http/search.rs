@@ -88,16 +88,7 @@ where
 
 /// `Prefer: handling=lenient|strict` (strict when absent).
 fn handling(req: &HttpRequest) -> Handling {
-    let lenient = req
-        .headers()
-        .get_all("Prefer")
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split([',', ';']))
-        .filter_map(|part| part.split_once('='))
-        .any(|(k, v)| {
-            k.trim().eq_ignore_ascii_case("handling") && v.trim().eq_ignore_ascii_case("lenient")
-        });
-    if lenient {
+    if negotiate::prefer(req, "handling").as_deref() == Some("lenient") {
         Handling::Lenient
     } else {
         Handling::Strict

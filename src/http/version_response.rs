@@ -75,16 +75,9 @@ enum PreferReturn {
 
 /// `Prefer: return=minimal | representation | OperationOutcome` (representation is the default).
 fn prefer_return(req: &HttpRequest) -> Option<PreferReturn> {
-    let prefer = req.headers().get("Prefer")?.to_str().ok()?;
-    prefer.split([',', ';']).find_map(|part| {
-        let (k, v) = part.split_once('=')?;
-        if !k.trim().eq_ignore_ascii_case("return") {
-            return None;
-        }
-        match v.trim().trim_matches('"').to_ascii_lowercase().as_str() {
-            "minimal" => Some(PreferReturn::Minimal),
-            "operationoutcome" => Some(PreferReturn::OperationOutcome),
-            _ => None,
-        }
-    })
+    match super::negotiate::prefer(req, "return")?.as_str() {
+        "minimal" => Some(PreferReturn::Minimal),
+        "operationoutcome" => Some(PreferReturn::OperationOutcome),
+        _ => None,
+    }
 }
