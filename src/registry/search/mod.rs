@@ -48,10 +48,7 @@ impl Default for PageSizes {
 }
 
 /// The names that mean the patient; the last is the NHS page's original name.
-const PATIENT_NAMES: [&str; 3] = ["patient", "actor", "Appointment.participant.actor"];
-/// Every parameter the registry understands (`_format` is the negotiator's).
-pub const SUPPORTED: &str = "patient, actor, Appointment.participant.actor, date, created, \
-                             status, identifier, _count, _sort, _page, _summary, _elements, _format";
+pub(crate) const PATIENT_NAMES: [&str; 3] = ["patient", "actor", "Appointment.participant.actor"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {

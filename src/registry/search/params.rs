@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::{invalid, DateBound, PageSizes, Sort, PATIENT_NAMES, SUPPORTED};
+use super::{invalid, DateBound, PageSizes, Sort, PATIENT_NAMES};
 use crate::error::Error;
 use crate::fhir;
 use crate::registry::identifier::IdentifierToken;
@@ -174,7 +174,15 @@ pub fn elements(value: &str) -> Result<Vec<String>, Error> {
 }
 
 pub fn unknown(name: &str) -> Error {
+    // Every name understood: the patient's aliases, the other KNOWN ones, and the negotiator's.
+    let understood: Vec<&str> = PATIENT_NAMES
+        .iter()
+        .chain(KNOWN.iter().filter(|n| **n != "patient"))
+        .chain(&["_format"])
+        .copied()
+        .collect();
     invalid(format!(
-        "'{name}' is not a search parameter of this registry: it understands {SUPPORTED}"
+        "'{name}' is not a search parameter of this registry: it understands {}",
+        understood.join(", ")
     ))
 }
