@@ -1,5 +1,7 @@
 //! `spawn_app()`: the real server on port 0, its own temp folder, certificates made by rcgen,
-//! a temp SQLite file; and a real HTTPS client presenting the dev client certificate.
+//! and the suite's database (`crate::suite_database`: a temp SQLite file, or a fresh database on
+//! a throwaway PostgreSQL cluster in tests/api_postgres); and a real HTTPS client presenting the
+//! dev client certificate.
 
 use std::path::PathBuf;
 
@@ -22,7 +24,11 @@ pub struct TestApp {
     pub client: Client,
     pub pki: DevPkiPaths,
     pub secret: Vec<u8>,
+    /// The SQLite file (tests of SQLite itself: backup, the CLI, plans); on PostgreSQL a path
+    /// nothing uses. Tests that look into the store go through [`TestApp::db`].
     pub db_path: PathBuf,
+    /// The database this server stores in, for a test's own SQL.
+    pub db: TestDb,
     /// Faults the test can inject into this server's writer (tests/hostile).
     #[allow(dead_code)]
     pub faults: std::sync::Arc<appointment_registry::store::faults::Faults>,
@@ -34,14 +40,38 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// A server on the suite's database (a temp SQLite file, or PostgreSQL in tests/api_postgres).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on_suite_database(None, adjust).await
+}
+
+/// A server on `db` (a database the test made), whatever the suite's (tests/postgres).
+#[allow(dead_code)]
+pub async fn spawn_app_on(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on_suite_database(Some(db), adjust).await
+}
+
+async fn spawn_app_on_suite_database(
+    db: Option<TestDb>,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
     init_test_log();
     tls::install_crypto_provider();
     let dir = tempfile::tempdir().expect("temp dir");
     let pki = pki::generate(&dir.path().join("pki")).expect("dev pki");
-    let settings = test_settings(&pki, &dir.path().join("registry.db"));
-    let mut settings = settings;
+    let mut settings = test_settings(&pki, &dir.path().join("registry.db"));
+    let db = db.unwrap_or_else(|| crate::suite_database(&settings.database.path));
+    db.configure(&mut settings);
     adjust(&mut settings);
+    // What the server really opens, after the test's own changes.
+    let db = match settings.database.backend {
+        appointment_registry::config::Backend::Sqlite => {
+            TestDb::Sqlite(settings.database.path.clone())
+        }
+        appointment_registry::config::Backend::Postgres => TestDb::Postgres {
+            url: settings.database.url.clone(),
+        },
+    };
     settings.validate().expect("test settings are valid");
 
     let app = Application::build(&settings).expect("server starts");
@@ -55,6 +85,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         base,
         secret,
         db_path: settings.database.path.clone(),
+        db,
         faults,
         pki,
         dir,
@@ -196,9 +227,7 @@ impl TestApp {
 
     /// How many appointments the database holds, counted in SQL.
     pub fn stored_appointments(&self) -> i64 {
-        let conn = rusqlite::Connection::open(&self.db_path).expect("database opens");
-        conn.query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))
-            .expect("count")
+        self.db.count("SELECT count(*) FROM appointment")
     }
 
     /// As `register_json`, for futures that must own their body (many in flight at once).
@@ -213,6 +242,138 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+}
+
+/// The database a test server stores in, and a test's own SQL on it (the same SQL on both
+/// backends: the schemas share table and column names).
+#[derive(Clone, Debug)]
+pub enum TestDb {
+    Sqlite(PathBuf),
+    Postgres { url: String },
+}
+
+impl TestDb {
+    /// Points `settings` at this database.
+    pub fn configure(&self, settings: &mut Settings) {
+        match self {
+            TestDb::Sqlite(path) => settings.database.path = path.clone(),
+            TestDb::Postgres { url } => {
+                settings.database.backend = appointment_registry::config::Backend::Postgres;
+                settings.database.url = url.clone();
+                // Two tests at a time, some with two servers: stay far below max_connections.
+                settings.database.pool_size = 4;
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, TestDb::Postgres { .. })
+    }
+
+    /// True (after saying so) when this is PostgreSQL and the test is about SQLite only:
+    /// `if app.db.sqlite_only("…") { return; }`.
+    pub fn sqlite_only(&self, why: &str) -> bool {
+        if self.is_postgres() {
+            eprintln!("skipped on PostgreSQL: {why}");
+        }
+        self.is_postgres()
+    }
+
+    /// The `[database]` table of a configuration file naming this database (for the binary).
+    pub fn config_toml(&self) -> String {
+        match self {
+            TestDb::Sqlite(path) => format!("[database]\npath = \"{}\"\n", path.display()),
+            TestDb::Postgres { url } => {
+                format!("[database]\nbackend = \"postgres\"\nurl = \"{url}\"\n")
+            }
+        }
+    }
+
+    /// Runs `sql` (one or more statements).
+    pub fn execute(&self, sql: &str) {
+        self.query(sql);
+    }
+
+    /// The first row of `sql`'s answer, each column as text (None for NULL).
+    pub fn row(&self, sql: &str) -> Vec<Option<String>> {
+        self.query(sql)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no row from {sql}"))
+    }
+
+    /// The first column of the first row of `sql`, a number (a count).
+    pub fn count(&self, sql: &str) -> i64 {
+        let row = self.row(sql);
+        let text = row.first().cloned().flatten().expect("a value");
+        text.parse().unwrap_or_else(|_| panic!("{sql} gave {text}"))
+    }
+
+    /// The rows `sql` answers (statements before its query answer none), as text.
+    pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        match self {
+            TestDb::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).expect("database opens");
+                conn.busy_timeout(std::time::Duration::from_secs(10))
+                    .expect("busy timeout");
+                let statements: Vec<&str> = sql
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                let (last, before) = statements.split_last().expect("a statement");
+                for statement in before {
+                    conn.execute_batch(statement)
+                        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+                }
+                let mut stmt = conn.prepare(last).unwrap_or_else(|e| panic!("{last}: {e}"));
+                let columns = stmt.column_count();
+                let rows = stmt
+                    .query_map([], |r| {
+                        (0..columns)
+                            .map(|i| {
+                                Ok(match r.get::<_, rusqlite::types::Value>(i)? {
+                                    rusqlite::types::Value::Null => None,
+                                    rusqlite::types::Value::Integer(n) => Some(n.to_string()),
+                                    rusqlite::types::Value::Real(f) => Some(f.to_string()),
+                                    rusqlite::types::Value::Text(t) => Some(t),
+                                    rusqlite::types::Value::Blob(b) => {
+                                        Some(String::from_utf8_lossy(&b).into_owned())
+                                    }
+                                })
+                            })
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .unwrap_or_else(|e| panic!("{last}: {e}"));
+                rows.map(|r| r.expect("row")).collect()
+            }
+            TestDb::Postgres { url } => {
+                // The sync client runs a runtime of its own: off this test's runtime thread.
+                let (url, sql) = (url.clone(), sql.to_string());
+                std::thread::spawn(move || {
+                    let mut client =
+                        postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+                    let messages = client
+                        .simple_query(&sql)
+                        .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+                    // Every statement's rows: tests put the one query last.
+                    let mut rows = Vec::new();
+                    for message in messages {
+                        if let postgres::SimpleQueryMessage::Row(row) = message {
+                            rows.push(
+                                (0..row.len())
+                                    .map(|i| row.get(i).map(str::to_string))
+                                    .collect(),
+                            );
+                        }
+                    }
+                    rows
+                })
+                .join()
+                .expect("query thread")
+            }
+        }
     }
 }
 

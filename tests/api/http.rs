@@ -181,10 +181,10 @@ async fn prefer_and_format_negotiation() {
 #[tokio::test]
 async fn internal_errors_are_500_and_leak_nothing() {
     let app = spawn_app().await;
-    // Break the database under the server: the identifier table is gone.
-    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
-    conn.execute_batch("DROP TABLE appointment_identifier")
-        .unwrap();
+    // Break the database under the server: the identifier table is gone (with the admin view
+    // over it, which PostgreSQL would not leave dangling).
+    app.db
+        .execute("DROP VIEW appointment_summary; DROP TABLE appointment_identifier");
     let mut resource = valid_appointment();
     resource["identifier"] = serde_json::json!([{"system": "urn:ietf:rfc:3986", "value": "x"}]);
     let response = app.register_json(&resource).await;
@@ -195,6 +195,8 @@ async fn internal_errors_are_500_and_leak_nothing() {
         "appointment_identifier",
         "no such table",
         "sqlite",
+        "postgres",
+        "does not exist",
         "SELECT",
     ] {
         assert!(!text.contains(internal), "leaked '{internal}': {text}");

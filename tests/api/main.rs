@@ -25,3 +25,9 @@ mod validate;
 #[path = "../common/xmllint.rs"]
 mod xmllint;
 mod xsd;
+
+/// Where this suite's servers store: a temp SQLite file (tests/api_postgres runs the API suite
+/// with a database on PostgreSQL instead).
+fn suite_database(sqlite: &std::path::Path) -> helpers::TestDb {
+    helpers::TestDb::Sqlite(sqlite.to_path_buf())
+}

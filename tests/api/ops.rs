@@ -33,38 +33,24 @@ async fn health_ready_and_metrics_need_no_token() {
     assert!(size > 0);
 }
 
-/// Inserts `n` appointments straight into the file, created in 2019 and started in 2019: all
-/// past both expiry rules.
-fn seed_expired(db: &std::path::Path, n: usize) {
-    let mut conn = rusqlite::Connection::open(db).unwrap();
-    conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    let tx = conn.transaction().unwrap();
-    {
-        let mut a = tx
-            .prepare(
-                "INSERT INTO appointment (id, version, status, nhs_number, start_at, created_at, last_updated, registered_at)
-                 VALUES (?1, 1, 'booked', '9000000009', '2019-02-01T10:00:00.000Z', '2019-01-01T10:00:00.000Z',
-                         '2019-01-01T10:00:00.000Z', '2019-01-01T10:00:00.000Z')",
-            )
-            .unwrap();
-        let mut v = tx
-            .prepare(
-                "INSERT INTO appointment_version (id, version, last_updated, status, resource)
-                 VALUES (?1, 1, '2019-01-01T10:00:00.000Z', 'booked', '{}')",
-            )
-            .unwrap();
-        for i in 0..n {
-            let id = format!("seed-{i}");
-            a.execute([&id]).unwrap();
-            v.execute([&id]).unwrap();
-        }
-    }
-    tx.commit().unwrap();
+/// Inserts `n` appointments straight into the database, created in 2019 and started in 2019:
+/// all past both expiry rules. One SQL text for both backends.
+fn seed_expired(db: &TestDb, n: usize) {
+    let rows = format!(
+        "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {})",
+        n - 1
+    );
+    db.execute(&format!(
+        "{rows} INSERT INTO appointment (id, version, status, nhs_number, start_at, created_at, last_updated, registered_at)
+           SELECT 'seed-' || i, 1, 'booked', '9000000009', '2019-02-01T10:00:00.000Z', '2019-01-01T10:00:00.000Z',
+                  '2019-01-01T10:00:00.000Z', '2019-01-01T10:00:00.000Z' FROM s;
+         {rows} INSERT INTO appointment_version (id, version, last_updated, status, resource)
+           SELECT 'seed-' || i, 1, '2019-01-01T10:00:00.000Z', 'booked', '{{}}' FROM s"
+    ));
 }
 
-fn count(db: &std::path::Path, sql: &str) -> i64 {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+fn count(db: &TestDb, sql: &str) -> i64 {
+    db.count(sql)
 }
 
 fn recent() -> Value {
@@ -82,7 +68,7 @@ async fn expiry_deletes_both_kinds_while_registrations_keep_flowing() {
         s.expiry.chunk_rows = 500;
     })
     .await;
-    seed_expired(&app.db_path, 100_000);
+    seed_expired(&app.db, 100_000);
 
     // Old by created (2019), old by start (two months ago, created now), and a fresh one.
     let by_created: Value = app.registered().await;
@@ -109,11 +95,8 @@ async fn expiry_deletes_both_kinds_while_registrations_keep_flowing() {
         by_start["id"].as_str().unwrap()
     );
     let mut waited = 0;
-    while (count(&app.db_path, &expired_left) > 0
-        || count(
-            &app.db_path,
-            "SELECT coalesce(sum(deleted), 0) FROM expiry_run",
-        ) < 100_002)
+    while (count(&app.db, &expired_left) > 0
+        || count(&app.db, "SELECT coalesce(sum(deleted), 0) FROM expiry_run") < 100_002)
         && waited < 600
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -121,14 +104,14 @@ async fn expiry_deletes_both_kinds_while_registrations_keep_flowing() {
     }
     assert_eq!(
         count(
-            &app.db_path,
+            &app.db,
             "SELECT count(*) FROM appointment WHERE id LIKE 'seed-%'"
         ),
         0
     );
     assert_eq!(
         count(
-            &app.db_path,
+            &app.db,
             "SELECT count(*) FROM appointment_version WHERE id LIKE 'seed-%'"
         ),
         0
@@ -142,12 +125,7 @@ async fn expiry_deletes_both_kinds_while_registrations_keep_flowing() {
     for id in &kept {
         assert_eq!(app.get(&format!("/Appointment/{id}")).await.status(), 200);
     }
-    assert!(
-        count(
-            &app.db_path,
-            "SELECT coalesce(sum(deleted), 0) FROM expiry_run"
-        ) >= 100_002
-    );
+    assert!(count(&app.db, "SELECT coalesce(sum(deleted), 0) FROM expiry_run") >= 100_002);
     let metrics = app.metrics().await;
     assert!(
         !metrics.contains("registry_expired_rows_total 0\n"),
@@ -167,7 +145,7 @@ async fn expiry_rules_switch_off() {
     let old: Value = app.registered().await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(
-        count(&app.db_path, "SELECT count(*) FROM expiry_run") >= 1,
+        count(&app.db, "SELECT count(*) FROM expiry_run") >= 1,
         "passes still run and are recorded"
     );
     assert_eq!(
@@ -182,6 +160,12 @@ async fn expiry_rules_switch_off() {
 async fn newer_schema_is_refused_and_older_is_migrated() {
     use appointment_registry::app::Application;
     let app = spawn_app().await;
+    if app
+        .db
+        .sqlite_only("SQLite's user_version; tests/postgres has PostgreSQL's schema versions")
+    {
+        return;
+    }
     let older = app.dir.path().join("older.db");
     {
         let conn = rusqlite::Connection::open(&older).unwrap();
@@ -198,10 +182,13 @@ async fn newer_schema_is_refused_and_older_is_migrated() {
     let migrated = Application::build(&settings).expect("older schema migrates");
     drop(migrated);
     assert_eq!(
-        count(&older, "PRAGMA user_version"),
+        count(&TestDb::Sqlite(older.clone()), "PRAGMA user_version"),
         appointment_registry::store::schema::VERSION
     );
-    assert_eq!(count(&older, "SELECT count(*) FROM expiry_run"), 0);
+    assert_eq!(
+        count(&TestDb::Sqlite(older), "SELECT count(*) FROM expiry_run"),
+        0
+    );
 
     let newer = app.dir.path().join("newer.db");
     rusqlite::Connection::open(&newer)
@@ -221,13 +208,9 @@ async fn newer_schema_is_refused_and_older_is_migrated() {
 #[tokio::test]
 async fn expire_command_dry_run_counts_and_the_real_run_deletes() {
     let app = spawn_app().await;
-    seed_expired(&app.db_path, 10);
+    seed_expired(&app.db, 10);
     let config = app.dir.path().join("expire.toml");
-    std::fs::write(
-        &config,
-        format!("[database]\npath = \"{}\"\n", app.db_path.display()),
-    )
-    .unwrap();
+    std::fs::write(&config, app.db.config_toml()).unwrap();
     let run = |dry: bool| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_appointment-registry"));
         cmd.args(["expire", "--config"]).arg(&config);
@@ -239,12 +222,12 @@ async fn expire_command_dry_run_counts_and_the_real_run_deletes() {
         String::from_utf8(out.stdout).unwrap()
     };
     assert!(run(true).contains("would delete 10 appointment(s)"));
-    assert_eq!(count(&app.db_path, "SELECT count(*) FROM appointment"), 10);
+    assert_eq!(count(&app.db, "SELECT count(*) FROM appointment"), 10);
     assert!(run(false).contains("deleted 10 appointment(s)"));
-    assert_eq!(count(&app.db_path, "SELECT count(*) FROM appointment"), 0);
+    assert_eq!(count(&app.db, "SELECT count(*) FROM appointment"), 0);
     assert_eq!(
         count(
-            &app.db_path,
+            &app.db,
             "SELECT count(*) FROM expiry_run WHERE trigger = 'command' AND deleted = 10"
         ),
         1

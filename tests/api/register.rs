@@ -330,6 +330,28 @@ async fn duplicate_identifier_is_rejected_and_conditional_create_finds_it() {
     assert_outcome(bad, 400, "INVALID_PARAMETER", "If-None-Exist").await;
 }
 
+/// The database decides a race, not the process: on PostgreSQL its unique index refuses the
+/// 99 others across connections (and nodes: tests/postgres/nodes.rs).
+#[tokio::test]
+async fn of_100_concurrent_registrations_of_one_identifier_one_is_created() {
+    let app = spawn_app().await;
+    let body =
+        with(|v| v["identifier"] = json!([{"system": "urn:ietf:rfc:3986", "value": "urn:race"}]));
+    let responses =
+        futures_util::future::join_all((0..100).map(|_| app.register_json_owned(body.clone())))
+            .await;
+    let mut statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort_unstable();
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    let refused = statuses.iter().filter(|s| **s == 422).count();
+    assert_eq!((created, refused), (1, 99), "{statuses:?}");
+    assert_eq!(
+        app.stored_appointments(),
+        1,
+        "the refused registrations left nothing behind"
+    );
+}
+
 async fn assert_outcome_fmt(response: reqwest::Response, fmt: Fmt) {
     assert_eq!(response.status(), 422, "{fmt:?}");
     let body = response.text().await.unwrap();

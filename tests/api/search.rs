@@ -252,13 +252,9 @@ async fn status_and_identifier_filters() {
     let local = add(&app, &with_id("local-7", None)).await;
     let plain = add_at(&app, P, FUTURE, "2019-01-01T00:00:00Z").await;
     // Cancel is another interaction; the stored status is what search reads.
-    let db = rusqlite::Connection::open(&app.db_path).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-    db.execute(
-        "UPDATE appointment SET status = 'cancelled' WHERE id = ?1",
-        [&two],
-    )
-    .unwrap();
+    app.db.execute(&format!(
+        "UPDATE appointment SET status = 'cancelled' WHERE id = '{two}'"
+    ));
 
     let found = |q: String| {
         let app = &app;

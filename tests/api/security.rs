@@ -320,14 +320,10 @@ async fn the_caller_is_recorded_with_the_registration() {
             .status(),
         201
     );
-    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
-    let (org, asid, cert): (String, String, String) = conn
-        .query_row(
-            "SELECT registered_by_org, registered_by_asid, registered_by_cert FROM appointment",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let row = app
+        .db
+        .row("SELECT registered_by_org, registered_by_asid, registered_by_cert FROM appointment");
+    let [org, asid, cert] = [0, 1, 2].map(|i| row[i].clone().unwrap_or_default());
     assert_eq!(org, "RR8");
     assert_eq!(asid, "200000000123");
     assert!(
@@ -372,12 +368,9 @@ async fn roles_in_an_array_claim_grant_what_auth_roles_say() {
     let response = post_with(&app, Some(format!("Bearer {writer}"))).await;
     assert_eq!(response.status(), 201);
     // The organisation came from the configured claim, not `sub`.
-    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
-    let org: String = conn
-        .query_row("SELECT registered_by_org FROM appointment", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let org = app.db.row("SELECT registered_by_org FROM appointment")[0]
+        .clone()
+        .unwrap_or_default();
     assert_eq!(org, "RXA");
     assert_eq!(search_with(&app, &writer).await.status(), 200);
 

@@ -329,8 +329,13 @@ impl PgCluster {
 
     /// `postgresql://registry@127.0.0.1:<port>/registry`
     pub fn url(&self) -> String {
+        self.url_of(DATABASE)
+    }
+
+    /// The URL of another database of this cluster.
+    pub fn url_of(&self, database: &str) -> String {
         format!(
-            "postgresql://{SUPERUSER}@127.0.0.1:{}/{DATABASE}",
+            "postgresql://{SUPERUSER}@127.0.0.1:{}/{database}",
             self.port
         )
     }

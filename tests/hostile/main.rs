@@ -22,3 +22,9 @@ mod xmllint;
 /// under the hostile load it creates, not of a 2-core machine also running the other tests of
 /// this binary.
 pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Where this suite's servers store: a temp SQLite file (tests/api_postgres runs the API suite
+/// with a database on PostgreSQL instead).
+fn suite_database(sqlite: &std::path::Path) -> helpers::TestDb {
+    helpers::TestDb::Sqlite(sqlite.to_path_buf())
+}
