@@ -146,6 +146,17 @@ pub enum StoreError {
     Pool(#[from] r2d2::Error),
     #[error("PostgreSQL")]
     Postgres(#[from] ::postgres::Error),
+    /// The first connection to PostgreSQL failed; `what` says what TLS asked, and why it was
+    /// refused when that can be told.
+    #[error("cannot connect to PostgreSQL ({what})")]
+    Connect {
+        what: String,
+        #[source]
+        source: ::postgres::Error,
+    },
+    /// The TLS files or settings of `database.url` (the message names them).
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("database: {0}")]
     Setup(String),
 }
