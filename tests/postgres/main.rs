@@ -12,5 +12,6 @@ mod plans;
 #[allow(dead_code)]
 #[path = "../api/search_support.rs"]
 mod search_support;
+mod tls;
 #[path = "../common/xmllint.rs"]
 mod xmllint;
