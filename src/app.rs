@@ -55,7 +55,7 @@ impl Application {
                 None => e.into(),
             }
         })?;
-        let metrics = Arc::new(Metrics::new(&settings.database.path).context("metrics")?);
+        let metrics = Arc::new(Metrics::new().context("metrics")?);
         let store = Store::open(&settings.database, metrics.clone())
             .with_context(|| settings.database.target())?;
 

@@ -310,7 +310,6 @@ fn seed(config: Option<&Path>, count: u64, patients: u64, expired: bool) -> anyh
 
 /// The store of `[database]`, with its writer, for the commands that write.
 fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    let db = &settings.database.path;
-    let metrics = std::sync::Arc::new(Metrics::new(db).context("metrics")?);
+    let metrics = std::sync::Arc::new(Metrics::new().context("metrics")?);
     Store::open(&settings.database, metrics).with_context(|| settings.database.target())
 }

@@ -265,6 +265,16 @@ impl Store {
         }
     }
 
+    /// What the database takes on disk, in bytes: the SQLite file plus its WAL, or the
+    /// PostgreSQL database (`pg_database_size`: tables, indexes, TOAST; not the server's WAL,
+    /// which its other databases share).
+    pub async fn size_bytes(&self) -> Result<u64, Error> {
+        match self {
+            Store::Sqlite(s) => Ok(s.size_bytes()),
+            Store::Postgres(s) => s.size_bytes().await,
+        }
+    }
+
     /// Ready to take writes; `Err` says why not.
     pub async fn ready(&self) -> Result<(), String> {
         match self {

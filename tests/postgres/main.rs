@@ -8,6 +8,7 @@ mod failover;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod nodes;
+mod ops;
 mod plans;
 #[allow(dead_code)]
 #[path = "../api/search_support.rs"]

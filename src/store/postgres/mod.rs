@@ -173,6 +173,18 @@ impl PgStore {
         self.with(move |c| write::record_expiry(c, &run)).await
     }
 
+    /// `pg_database_size` of the database connected to.
+    pub async fn size_bytes(&self) -> Result<u64, Error> {
+        self.with(|c| {
+            let bytes: i64 = c
+                .query_one("SELECT pg_database_size(current_database())", &[])
+                .map_err(db)?
+                .get(0);
+            Ok(u64::try_from(bytes).unwrap_or(0))
+        })
+        .await
+    }
+
     /// Ready: a connection to a server that takes writes (a primary, not a standby in
     /// recovery). `Err` says why not.
     pub async fn ready(&self) -> Result<(), String> {
