@@ -55,7 +55,7 @@ impl Application {
                 None => e.into(),
             }
         })?;
-        let metrics = Arc::new(Metrics::new(&settings.database.path).context("metrics")?);
+        let metrics = Arc::new(Metrics::new().context("metrics")?);
         let store = Store::open(&settings.database, metrics.clone())
             .with_context(|| settings.database.target())?;
 
@@ -258,10 +258,18 @@ fn tls_error(e: tls::TlsError) -> anyhow::Error {
             TlsFile::ServerKey => "tls.key",
             TlsFile::ClientCa => "tls.client_ca",
             TlsFile::JwksCa => "auth.jwks_ca",
+            // These name database.url themselves (and come through the store).
+            TlsFile::PostgresRootCertificate
+            | TlsFile::PostgresClientCertificate
+            | TlsFile::PostgresClientKey => return e.into(),
         },
         TlsError::KeyPair { .. } => "tls.cert and tls.key",
-        // These name tls.client_crls themselves.
-        TlsError::Crl { .. } | TlsError::Crls(_) | TlsError::Versions(_) => return e.into(),
+        // These name tls.client_crls or database.url themselves.
+        TlsError::Crl { .. }
+        | TlsError::Crls(_)
+        | TlsError::Versions(_)
+        | TlsError::PostgresKeyPair { .. }
+        | TlsError::PostgresSetting(_) => return e.into(),
     };
     anyhow::Error::new(e).context(setting)
 }

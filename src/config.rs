@@ -9,10 +9,12 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+mod database_tls;
 mod database_url;
 mod validate;
 
-pub use database_url::{mask_password, requested_tls};
+pub use database_tls::{pg_config, split_tls, PgTls, SplitUrl, SslMode};
+pub use database_url::mask_password;
 
 /// `_count` when a search gives none (the default of `search.default_count`).
 pub const DEFAULT_COUNT: usize = 50;
@@ -377,6 +379,12 @@ impl Settings {
             "# auth.hs256_secret_file {}: {state}\n",
             secret.display()
         ));
+        if self.database.backend == Backend::Postgres {
+            // What the TLS keys of database.url come to (validate has accepted them).
+            if let Ok(split) = split_tls(&self.database.url) {
+                out.push_str(&format!("# database.url TLS: {}\n", split.tls.describe()));
+            }
+        }
         out
     }
 }

@@ -224,24 +224,13 @@ fn expire(config: Option<&Path>, dry_run: bool) -> anyhow::Result<()> {
     let describe = |c: &Option<String>| c.clone().unwrap_or_else(|| "(rule off)".into());
     println!("created before: {}", describe(&cutoffs.created_before));
     println!("start before:   {}", describe(&cutoffs.start_before));
-    let db = &settings.database.path;
-    if settings.database.backend == Backend::Postgres {
-        anyhow::ensure!(
-            !dry_run,
-            "expire --dry-run counts in the SQLite file only; on PostgreSQL count with SQL \
-             (README \"Querying the database\")"
-        );
-    }
     if dry_run {
-        let conn =
-            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .with_context(|| format!("database.path {}", db.display()))?;
-        let n = appointment_registry::store::sqlite::expiry::count(
-            &conn,
+        let n = appointment_registry::store::count_expired(
+            &settings.database,
             cutoffs.created_before.as_deref(),
             cutoffs.start_before.as_deref(),
         )
-        .with_context(|| format!("counting what expires in {}", db.display()))?;
+        .with_context(|| settings.database.target())?;
         println!("would delete {n} appointment(s) (dry run: nothing deleted)");
         return Ok(());
     }
@@ -310,7 +299,6 @@ fn seed(config: Option<&Path>, count: u64, patients: u64, expired: bool) -> anyh
 
 /// The store of `[database]`, with its writer, for the commands that write.
 fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    let db = &settings.database.path;
-    let metrics = std::sync::Arc::new(Metrics::new(db).context("metrics")?);
+    let metrics = std::sync::Arc::new(Metrics::new().context("metrics")?);
     Store::open(&settings.database, metrics).with_context(|| settings.database.target())
 }

@@ -1,7 +1,5 @@
 //! Prometheus metrics for `GET /_metrics`: one registry per running server (tests run several).
 
-use std::path::{Path, PathBuf};
-
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
     Registry, TextEncoder,
@@ -22,12 +20,12 @@ pub struct Metrics {
     pub queue_depth: IntGauge,
     /// Jobs committed per transaction (group commit at work).
     pub batch_size: Histogram,
-    database_bytes: IntGauge,
-    database_path: PathBuf,
+    /// What the database takes on disk (`Store::size_bytes`), set at each scrape.
+    pub database_bytes: IntGauge,
 }
 
 impl Metrics {
-    pub fn new(database_path: &Path) -> Result<Metrics, prometheus::Error> {
+    pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new_custom(Some("registry".into()), None)?;
         let requests = IntCounterVec::new(
             Opts::new(
@@ -62,8 +60,11 @@ impl Metrics {
                 vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
             ),
         )?;
-        let database_bytes =
-            IntGauge::new("database_size_bytes", "SQLite file plus its WAL, in bytes")?;
+        let database_bytes = IntGauge::new(
+            "database_size_bytes",
+            "What the database takes on disk, in bytes: the SQLite file plus its WAL, or the \
+             PostgreSQL database (pg_database_size)",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(registrations.clone()))?;
@@ -84,19 +85,11 @@ impl Metrics {
             queue_depth,
             batch_size,
             database_bytes,
-            database_path: database_path.to_path_buf(),
         })
     }
 
-    /// The Prometheus text exposition of every metric, database size measured now.
+    /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
-        let size = |suffix: &str| {
-            let mut p = self.database_path.clone().into_os_string();
-            p.push(suffix);
-            std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
-        };
-        self.database_bytes
-            .set(i64::try_from(size("") + size("-wal")).unwrap_or(i64::MAX));
         let mut out = Vec::new();
         // Encoding text into a Vec cannot fail short of a metric with invalid names.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);

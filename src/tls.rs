@@ -5,6 +5,7 @@
 
 mod client_verifier;
 mod crl_reload;
+mod postgres_client;
 mod revocation;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 pub use client_verifier::ClientVerifier;
 pub use crl_reload::watch as watch_crls;
+pub use postgres_client::postgres_client_config;
 
 /// Why the TLS files cannot be used. Each names the file; the source says what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,22 @@ pub enum TlsError {
     },
     #[error("TLS: no protocol version is usable")]
     Versions(#[source] rustls::Error),
+    /// `database.url`'s `sslcert` and `sslkey`.
+    #[error(
+        "TLS: PostgreSQL client certificate {} and key {} (database.url sslcert, sslkey) do not \
+         form a usable pair",
+        cert.display(),
+        key.display()
+    )]
+    PostgresKeyPair {
+        cert: PathBuf,
+        key: PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
+    /// TLS settings of `database.url` that cannot be used together.
+    #[error("TLS to PostgreSQL: database.url: {0}")]
+    PostgresSetting(String),
 }
 
 /// What went wrong with a file: an I/O or parse error, or what we found in it.
@@ -64,6 +82,12 @@ pub enum TlsFile {
     ClientCa,
     /// `auth.jwks_ca`: the CA of the JWKS endpoint.
     JwksCa,
+    /// `database.url`'s `sslrootcert`.
+    PostgresRootCertificate,
+    /// `database.url`'s `sslcert`.
+    PostgresClientCertificate,
+    /// `database.url`'s `sslkey`.
+    PostgresClientKey,
 }
 
 impl std::fmt::Display for TlsFile {
@@ -73,6 +97,13 @@ impl std::fmt::Display for TlsFile {
             TlsFile::ServerKey => "server private key",
             TlsFile::ClientCa => "client CA certificate",
             TlsFile::JwksCa => "JWKS endpoint CA certificate",
+            TlsFile::PostgresRootCertificate => {
+                "PostgreSQL CA certificate (database.url sslrootcert)"
+            }
+            TlsFile::PostgresClientCertificate => {
+                "PostgreSQL client certificate (database.url sslcert)"
+            }
+            TlsFile::PostgresClientKey => "PostgreSQL client key (database.url sslkey)",
         })
     }
 }

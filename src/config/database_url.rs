@@ -1,5 +1,5 @@
-//! `database.url`: what it asks of the connection (TLS), and how it is shown (never with its
-//! password).
+//! `database.url`: how it is shown (never with its password). What it asks of TLS is
+//! `database_tls.rs`.
 
 /// `url` with any password replaced by `***`: the `user:password@` of a URI, a `password=`
 /// query parameter, or a `password=` pair of a `key=value` string.
@@ -93,23 +93,6 @@ fn find_key(s: &str, key: &str) -> Option<usize> {
         from = at + key.len();
     }
     None
-}
-
-/// The `sslmode` a connection string asks for when it asks for TLS (`require`, `verify-ca`,
-/// `verify-full`); None for `disable`, `allow`, `prefer` or none.
-pub fn requested_tls(url: &str) -> Option<String> {
-    let lower = url.to_ascii_lowercase();
-    let at = lower.find("sslmode")?;
-    let rest = lower[at + "sslmode".len()..]
-        .trim_start()
-        .strip_prefix('=')?;
-    let mode: String = rest
-        .trim_start()
-        .trim_start_matches('\'')
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .collect();
-    matches!(mode.as_str(), "require" | "verify-ca" | "verify-full").then_some(mode)
 }
 
 #[cfg(test)]

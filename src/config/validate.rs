@@ -61,21 +61,21 @@ impl Settings {
                  (e.g. postgresql://registry@pg1,pg2/registry?target_session_attrs=read-write)",
             ));
         }
-        if let Some(mode) = super::requested_tls(&db.url) {
-            return Err(ConfigError::invalid(
-                "database.url",
-                format!(
-                    "sslmode={mode}: TLS to PostgreSQL is not supported yet; use a private \
-                     network or a local socket (sslmode=disable)"
-                ),
-            ));
-        }
-        // tokio-postgres's messages name the option, never its value.
-        if let Err(e) = db.url.parse::<postgres::Config>() {
-            return Err(ConfigError::invalid(
-                "database.url",
-                format!("not a PostgreSQL connection string: {e}"),
-            ));
+        // The TLS keys (libpq's names) are taken out first; tokio-postgres parses the rest.
+        // Neither message ever quotes a value other than a mode or a path.
+        let (_, tls) =
+            super::pg_config(&db.url).map_err(|why| ConfigError::invalid("database.url", why))?;
+        for (key, path) in [
+            ("sslrootcert", &tls.root_cert),
+            ("sslcert", &tls.client_cert),
+            ("sslkey", &tls.client_key),
+        ] {
+            if let Some(path) = path.as_deref().filter(|p| !p.is_file()) {
+                return Err(ConfigError::invalid(
+                    "database.url",
+                    format!("{key} {} does not exist", path.display()),
+                ));
+            }
         }
         if !(1..=1000).contains(&db.pool_size) {
             return Err(ConfigError::invalid(

@@ -38,8 +38,16 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition, the database's size measured now (when it cannot be, the last
+/// measure stays and the log says why).
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    match state.store.size_bytes().await {
+        Ok(bytes) => state
+            .metrics
+            .database_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX)),
+        Err(e) => log::warn!("metrics: the database size: {}", e.chain()),
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())

@@ -146,6 +146,20 @@ pub enum StoreError {
     Pool(#[from] r2d2::Error),
     #[error("PostgreSQL")]
     Postgres(#[from] ::postgres::Error),
+    /// The first connection to PostgreSQL failed; `what` says what TLS asked, and why it was
+    /// refused when that can be told.
+    #[error("cannot connect to PostgreSQL ({what})")]
+    Connect {
+        what: String,
+        #[source]
+        source: ::postgres::Error,
+    },
+    /// `expire --dry-run`'s count failed.
+    #[error("counting what expires")]
+    Count(#[source] Error),
+    /// The TLS files or settings of `database.url` (the message names them).
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("database: {0}")]
     Setup(String),
 }
@@ -154,6 +168,32 @@ pub enum StoreError {
 pub enum ExpiryLease {
     Sole,
     Postgres(Box<postgres::ExpiryLock>),
+}
+
+/// How many appointments an expiry pass with these cut-offs would delete (`expire --dry-run`),
+/// without opening the store for writing: the SQLite file read-only (neither created nor
+/// migrated), PostgreSQL over one connection of its own (the schema not applied). Blocking:
+/// call it off any async runtime's threads.
+pub fn count_expired(
+    config: &Database,
+    created_before: Option<&str>,
+    start_before: Option<&str>,
+) -> Result<u64, StoreError> {
+    match config.backend {
+        Backend::Sqlite => {
+            let conn = rusqlite::Connection::open_with_flags(
+                &config.path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )?;
+            sqlite::expiry::count(&conn, created_before, start_before).map_err(StoreError::Count)
+        }
+        Backend::Postgres => {
+            let (manager, tls) = postgres::connect::manager(config)?;
+            let mut client = postgres::connect::connect(&manager, &tls)?;
+            postgres::read::count_expired(&mut client, created_before, start_before)
+                .map_err(StoreError::Count)
+        }
+    }
 }
 
 /// The storage backend in use.
@@ -251,6 +291,16 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.record_expiry(run).await,
             Store::Postgres(s) => s.record_expiry(run).await,
+        }
+    }
+
+    /// What the database takes on disk, in bytes: the SQLite file plus its WAL, or the
+    /// PostgreSQL database (`pg_database_size`: tables, indexes, TOAST; not the server's WAL,
+    /// which its other databases share).
+    pub async fn size_bytes(&self) -> Result<u64, Error> {
+        match self {
+            Store::Sqlite(s) => Ok(s.size_bytes()),
+            Store::Postgres(s) => s.size_bytes().await,
         }
     }
 

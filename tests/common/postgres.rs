@@ -21,6 +21,7 @@
 use std::fmt;
 use std::io::{Read, Seek};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -165,6 +166,17 @@ pub fn parse_major(text: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// What a cluster started by [`PgCluster::start_tls`] serves TLS with (PEM text).
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// The server's certificate (chain, leaf first).
+    pub cert_pem: String,
+    pub key_pem: String,
+    /// When set, `ssl_ca_file`: every user but [`SUPERUSER`] then logs in over TCP with a
+    /// client certificate of this CA whose common name is the user's name (`cert`).
+    pub client_ca_pem: Option<String>,
+}
+
 /// How long a cluster took to come up.
 #[derive(Debug, Clone, Default)]
 pub struct Startup {
@@ -229,7 +241,16 @@ impl PgCluster {
     /// [`PgCluster::start`], or `None` after [`Skip::report`]:
     /// `let Some(pg) = PgCluster::start_or_skip() else { return };`
     pub fn start_or_skip() -> Option<PgCluster> {
-        match Self::start() {
+        Self::or_skip(Self::start())
+    }
+
+    /// [`PgCluster::start_tls`], or `None` after [`Skip::report`].
+    pub fn start_tls_or_skip(tls: &ServerTls) -> Option<PgCluster> {
+        Self::or_skip(Self::start_tls(tls))
+    }
+
+    fn or_skip(started: Result<PgCluster, Skip>) -> Option<PgCluster> {
+        match started {
             Ok(pg) => Some(pg),
             Err(skip) => {
                 skip.report();
@@ -252,6 +273,16 @@ impl PgCluster {
     /// A new primary with database [`DATABASE`], or why PostgreSQL cannot run here. Panics
     /// (with the server's log) if PostgreSQL is there but does not come up.
     pub fn start() -> Result<PgCluster, Skip> {
+        Self::start_with(None)
+    }
+
+    /// [`PgCluster::start`] with `ssl = on` and the certificate of `tls`, taking TCP
+    /// connections over TLS only (see [`ServerTls`]).
+    pub fn start_tls(tls: &ServerTls) -> Result<PgCluster, Skip> {
+        Self::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<&ServerTls>) -> Result<PgCluster, Skip> {
         let mut pg = PgCluster::unstarted(PgBin::find()?, run_as()?);
 
         let began = Instant::now();
@@ -271,6 +302,9 @@ impl PgCluster {
             .arg("--no-sync");
         pg.run("initdb", &mut initdb);
         pg.startup.initdb = began.elapsed();
+        if let Some(tls) = tls {
+            pg.configure_tls(tls);
+        }
 
         pg.start_server();
 
@@ -280,6 +314,53 @@ impl PgCluster {
         pg.run("createdb", &mut createdb);
         pg.startup.createdb = began.elapsed();
         Ok(pg)
+    }
+
+    /// Writes `tls`'s files into the data directory (the key mode 0600, as the server
+    /// demands), turns `ssl` on and replaces `pg_hba.conf`: Unix sockets trusted, TCP only
+    /// over TLS (`hostssl`; a plain connection finds no line and is refused) — the superuser
+    /// trusted, other users by client certificate when `tls` has a client CA.
+    fn configure_tls(&self, tls: &ServerTls) {
+        let data = self.data_dir();
+        let mut files = vec![
+            ("server.crt", &tls.cert_pem, 0o644),
+            ("server.key", &tls.key_pem, 0o600),
+        ];
+        if let Some(ca) = &tls.client_ca_pem {
+            files.push(("client_ca.crt", ca, 0o644));
+        }
+        for (name, text, mode) in files {
+            let path = data.join(name);
+            std::fs::write(&path, text).expect("write a TLS file of the cluster");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .expect("chmod a TLS file of the cluster");
+            if let Some(RunAs { uid, gid }) = self.run_as {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid)).expect("chown to postgres");
+            }
+        }
+        let mut conf =
+            String::from("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        if tls.client_ca_pem.is_some() {
+            conf.push_str("ssl_ca_file = 'client_ca.crt'\n");
+        }
+        let conf_path = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf_path).expect("read postgresql.conf");
+        text.push_str(&conf);
+        std::fs::write(&conf_path, text).expect("write postgresql.conf");
+        let others = if tls.client_ca_pem.is_some() {
+            "cert"
+        } else {
+            "trust"
+        };
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            format!(
+                "local all all trust\n\
+                 hostssl all {SUPERUSER} 127.0.0.1/32 trust\n\
+                 hostssl all all 127.0.0.1/32 {others}\n"
+            ),
+        )
+        .expect("write pg_hba.conf");
     }
 
     /// A streaming-replication standby of `primary`, made by `pg_basebackup -R`, which the

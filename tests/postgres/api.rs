@@ -110,9 +110,7 @@ async fn a_newer_schema_is_refused_and_the_password_never_shows() {
         tokio::task::spawn_blocking(move || {
             match appointment_registry::store::Store::open(
                 &settings.database,
-                std::sync::Arc::new(
-                    appointment_registry::metrics::Metrics::new(&settings.database.path).unwrap(),
-                ),
+                std::sync::Arc::new(appointment_registry::metrics::Metrics::new().unwrap()),
             ) {
                 Ok(_) => panic!("a newer schema was accepted"),
                 Err(e) => (

@@ -5,12 +5,26 @@
 #[path = "../common/postgres.rs"]
 mod shared;
 
+pub use shared::{free_port, ServerTls};
+
 pub struct PgCluster(shared::PgCluster);
 
 impl PgCluster {
     /// A running cluster, or None (with a message) when PostgreSQL is not installed.
     pub fn start() -> Option<PgCluster> {
         shared::PgCluster::start_or_skip().map(PgCluster)
+    }
+
+    /// A running cluster serving TCP over TLS only (`hostssl`), or None (with a message) when
+    /// PostgreSQL is not installed.
+    pub fn start_tls(tls: &ServerTls) -> Option<PgCluster> {
+        shared::PgCluster::start_tls_or_skip(tls).map(PgCluster)
+    }
+
+    /// One SQL statement as the superuser through `psql` (which itself connects over TLS
+    /// when the cluster has it); its unaligned output.
+    pub fn psql(&self, sql: &str) -> String {
+        self.0.psql(sql)
     }
 
     pub fn url(&self) -> String {

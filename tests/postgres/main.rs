@@ -8,10 +8,12 @@ mod failover;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod nodes;
+mod ops;
 mod plans;
 #[allow(dead_code)]
 #[path = "../api/search_support.rs"]
 mod search_support;
+mod tls;
 #[path = "../common/xmllint.rs"]
 mod xmllint;
 

@@ -87,9 +87,8 @@ async fn one_expiry_pass_at_a_time_across_nodes() {
     settings.database.url = cluster.url();
     let open = |settings: appointment_registry::config::Settings| async move {
         tokio::task::spawn_blocking(move || {
-            let metrics = std::sync::Arc::new(
-                appointment_registry::metrics::Metrics::new(&settings.database.path).unwrap(),
-            );
+            let metrics =
+                std::sync::Arc::new(appointment_registry::metrics::Metrics::new().unwrap());
             appointment_registry::store::Store::open(&settings.database, metrics).unwrap()
         })
         .await

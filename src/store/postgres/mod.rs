@@ -5,14 +5,14 @@
 //! synchronous standbys too when `synchronous_standby_names` names some). Several registry nodes
 //! can share one database: duplicates are decided by its unique index, cancels by a row lock.
 
+pub mod connect;
 pub mod read;
 pub mod schema;
 pub mod write;
 
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
-use r2d2_postgres::PostgresConnectionManager;
+use postgres::Client;
 
 use super::{
     CreateOutcome, ExpireChunk, ExpiryRun, NewAppointment, Page, StoreError, StoredVersion, Update,
@@ -22,12 +22,10 @@ use crate::config::Database;
 use crate::error::Error;
 use crate::registry::search::SearchQuery;
 
-/// How long connecting to a server may take when the URL sets no `connect_timeout`.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request waits for a pooled connection before it fails with a 500.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
-type Manager = PostgresConnectionManager<NoTls>;
+use connect::Manager;
 
 /// A PostgreSQL error as a 500, its cause kept for the log.
 pub(crate) fn db(e: postgres::Error) -> Error {
@@ -76,43 +74,25 @@ impl Drop for PgStore {
 }
 
 impl PgStore {
-    /// Connects to the server of `database.url` and applies the schema.
+    /// Connects to the server of `database.url` (with the TLS it asks for) and applies the
+    /// schema.
     pub fn open(config: &Database) -> Result<PgStore, StoreError> {
-        let mut pg: postgres::Config = config
-            .url
-            .parse()
-            .map_err(|e| StoreError::Setup(format!("database.url: {e}")))?;
-        if pg.get_connect_timeout().is_none() {
-            pg.connect_timeout(CONNECT_TIMEOUT);
-        }
-        if pg.get_application_name().is_none() {
-            pg.application_name("appointment-registry");
-        }
-        // Bounded waits: a statement ends at the timeout, and keepalives notice a server (or a
-        // network path) that vanished without closing the connection, as in a failover.
-        if config.statement_timeout_ms > 0 && pg.get_options().is_none() {
-            pg.options(&format!(
-                "-c statement_timeout={}",
-                config.statement_timeout_ms
-            ));
-        }
-        pg.keepalives(true);
-        pg.keepalives_idle(Duration::from_secs(10));
-        let manager = PostgresConnectionManager::new(pg, NoTls);
+        let (manager, tls) = connect::manager(config)?;
         let size = config.pool_size;
         // The sync client drives each connection with a runtime of its own, which cannot run
         // (nor close a connection) on a thread of the caller's async runtime: connect, migrate,
-        // and on failure drop the pool, on a plain thread.
+        // and on failure drop the pool, on a plain thread. The first connection is made by
+        // hand, so that a refused one (TLS, authentication) fails start-up at once, with its
+        // cause; the pool then opens its own.
         let pool = std::thread::spawn(move || -> Result<r2d2::Pool<Manager>, StoreError> {
-            let pool = r2d2::Pool::builder()
+            let mut first = connect::connect(&manager, &tls)?;
+            schema::apply(&mut first)?;
+            drop(first);
+            Ok(r2d2::Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
                 .connection_timeout(POOL_TIMEOUT)
-                .build_unchecked(manager);
-            let mut conn = pool.get()?;
-            schema::apply(&mut conn)?;
-            drop(conn);
-            Ok(pool)
+                .build_unchecked(manager))
         })
         .join()
         .map_err(|_| StoreError::Setup("applying the schema panicked".into()))??;
@@ -191,6 +171,18 @@ impl PgStore {
 
     pub async fn record_expiry(&self, run: ExpiryRun) -> Result<(), Error> {
         self.with(move |c| write::record_expiry(c, &run)).await
+    }
+
+    /// `pg_database_size` of the database connected to.
+    pub async fn size_bytes(&self) -> Result<u64, Error> {
+        self.with(|c| {
+            let bytes: i64 = c
+                .query_one("SELECT pg_database_size(current_database())", &[])
+                .map_err(db)?
+                .get(0);
+            Ok(u64::try_from(bytes).unwrap_or(0))
+        })
+        .await
     }
 
     /// Ready: a connection to a server that takes writes (a primary, not a standby in

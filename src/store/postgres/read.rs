@@ -86,6 +86,25 @@ pub fn registered_identifiers(
     Ok(taken)
 }
 
+/// How many appointments an expiry pass with these cut-offs would delete (`expire --dry-run`),
+/// the same predicate as SQLite's count (`sqlite::expiry::count`).
+pub fn count_expired(
+    c: &mut impl GenericClient,
+    created_before: Option<&str>,
+    start_before: Option<&str>,
+) -> Result<u64, Error> {
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM appointment
+              WHERE ($1::text IS NOT NULL AND created_at < $1)
+                 OR ($2::text IS NOT NULL AND start_at < $2)",
+            &[&created_before, &start_before],
+        )
+        .map_err(db)?
+        .get(0);
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 fn params(values: &[String]) -> Vec<&(dyn ToSql + Sync)> {
     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }

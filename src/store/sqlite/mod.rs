@@ -17,6 +17,7 @@ pub mod writer;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::NewAppointment;
@@ -66,6 +67,7 @@ impl WriteResult {
 pub struct SqliteStore {
     writer: Writer,
     readers: r2d2::Pool<SqliteConnectionManager>,
+    path: PathBuf,
 }
 
 impl SqliteStore {
@@ -99,7 +101,11 @@ impl SqliteStore {
             .max_size(config.readers)
             .min_idle(Some(1))
             .build(manager)?;
-        Ok(SqliteStore { writer, readers })
+        Ok(SqliteStore {
+            writer,
+            readers,
+            path: path.to_path_buf(),
+        })
     }
 
     pub async fn write(&self, op: WriteOp) -> Result<WriteResult, Error> {
@@ -155,6 +161,16 @@ impl SqliteStore {
 
     pub async fn record_expiry(&self, run: ExpiryRun) -> Result<(), Error> {
         self.write(WriteOp::RecordExpiry(run)).await.map(|_| ())
+    }
+
+    /// The file plus its WAL, in bytes (what the database takes on disk).
+    pub fn size_bytes(&self) -> u64 {
+        let size = |suffix: &str| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(suffix);
+            std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+        };
+        size("") + size("-wal")
     }
 
     /// Runs `f` on a pooled read-only connection, off the async threads.
