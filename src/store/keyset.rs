@@ -27,6 +27,18 @@ fn sort_column(key: SortKey) -> &'static str {
     }
 }
 
+/// One condition on a date column (instants as column text).
+enum DateCondition {
+    /// `>=`: a lower bound.
+    AtLeast(String),
+    /// `<`: an upper bound.
+    Before(String),
+    /// Before the first or at or after the second (`ne`).
+    Outside(String, String),
+    /// Every row, or none.
+    Always(bool),
+}
+
 /// The WHERE clause shared by the page and the count; the keyset condition only for the page.
 fn filters(q: &SearchQuery, keyset: bool, dialect: Dialect) -> (String, Vec<String>) {
     let mut sql = vec!["appointment.nhs_number = ?".to_string()];
@@ -40,14 +52,54 @@ fn filters(q: &SearchQuery, keyset: bool, dialect: Dialect) -> (String, Vec<Stri
         (Dialect::Sqlite, SortKey::Start) => ("appointment.start_at", "+appointment.created_at"),
         (Dialect::Sqlite, SortKey::Created) => ("+appointment.start_at", "appointment.created_at"),
     };
-    for (column, bounds) in [(start, &q.start), (created, &q.created)] {
+    let after = q.after.as_ref().filter(|_| keyset);
+    for (column, key, bounds) in [
+        (start, SortKey::Start, &q.start),
+        (created, SortKey::Created, &q.created),
+    ] {
+        let mut conditions = Vec::new();
         for b in bounds {
-            date_condition(column, b, dialect, &mut sql, &mut params);
+            date_condition(b, &mut conditions);
         }
-    }
-    if let Some(t) = &q.not_before {
-        sql.push(format!("{start} >= ?"));
-        params.push(t.clone());
+        if let (SortKey::Start, Some(t)) = (key, &q.not_before) {
+            conditions.push(DateCondition::AtLeast(t.clone()));
+        }
+        if let (true, Some(after)) = (key == q.sort.key, after) {
+            // A later page starts past the key where the previous one ended, and that key met
+            // every bound: a bound on the sort column in the paging direction is then implied
+            // by the keyset condition, and is left out. SQLite starts an index range at one
+            // bound per direction: given the date bound too (the past cut-off of every search
+            // without a date), it read each page from that bound, every earlier page again.
+            // (PostgreSQL picks the tighter bound itself; the same SQL serves it.)
+            let key = after.sort_value.as_str();
+            conditions.retain(|c| match c {
+                DateCondition::AtLeast(v) => q.sort.descending || v.as_str() > key,
+                DateCondition::Before(v) => !q.sort.descending || v.as_str() <= key,
+                _ => true,
+            });
+        }
+        let (always, never) = match dialect {
+            Dialect::Sqlite => ("1", "0"),
+            Dialect::Postgres => ("TRUE", "FALSE"),
+        };
+        for c in conditions {
+            match c {
+                DateCondition::AtLeast(v) => {
+                    sql.push(format!("{column} >= ?"));
+                    params.push(v);
+                }
+                DateCondition::Before(v) => {
+                    sql.push(format!("{column} < ?"));
+                    params.push(v);
+                }
+                DateCondition::Outside(lo, hi) => {
+                    sql.push(format!("({column} < ? OR {column} >= ?)"));
+                    params.extend([lo, hi]);
+                }
+                DateCondition::Always(true) => sql.push(always.into()),
+                DateCondition::Always(false) => sql.push(never.into()),
+            }
+        }
     }
     if !q.statuses.is_empty() {
         let marks = vec!["?"; q.statuses.len()].join(", ");
@@ -66,7 +118,7 @@ fn filters(q: &SearchQuery, keyset: bool, dialect: Dialect) -> (String, Vec<Stri
         sub.push(')');
         sql.push(sub);
     }
-    if let (true, Some(after)) = (keyset, &q.after) {
+    if let Some(after) = after {
         let op = if q.sort.descending { "<" } else { ">" };
         sql.push(format!(
             "({}, appointment.id) {op} (?, ?)",
@@ -79,37 +131,20 @@ fn filters(q: &SearchQuery, keyset: bool, dialect: Dialect) -> (String, Vec<Stri
 }
 
 /// The column's instant against the interval `[lo, hi)` the parameter value covers.
-fn date_condition(
-    column: &str,
-    b: &DateBound,
-    dialect: Dialect,
-    sql: &mut Vec<String>,
-    params: &mut Vec<String>,
-) {
-    let (always, never) = match dialect {
-        Dialect::Sqlite => ("1", "0"),
-        Dialect::Postgres => ("TRUE", "FALSE"),
-    };
+fn date_condition(b: &DateBound, conditions: &mut Vec<DateCondition>) {
+    use DateCondition::{Always, AtLeast, Before, Outside};
     let lo = b.lo.clone();
-    let (text, values) = match (b.prefix, &b.hi) {
-        (Prefix::Eq, Some(hi)) => (
-            format!("({column} >= ? AND {column} < ?)"),
-            vec![lo, hi.clone()],
-        ),
-        (Prefix::Eq, None) | (Prefix::Ge, _) => (format!("{column} >= ?"), vec![lo]),
-        (Prefix::Ne, Some(hi)) => (
-            format!("({column} < ? OR {column} >= ?)"),
-            vec![lo, hi.clone()],
-        ),
-        (Prefix::Ne, None) | (Prefix::Lt, _) => (format!("{column} < ?"), vec![lo]),
-        (Prefix::Le, Some(hi)) => (format!("{column} < ?"), vec![hi.clone()]),
+    match (b.prefix, &b.hi) {
+        (Prefix::Eq, Some(hi)) => conditions.extend([AtLeast(lo), Before(hi.clone())]),
+        (Prefix::Eq, None) | (Prefix::Ge, _) => conditions.push(AtLeast(lo)),
+        (Prefix::Ne, Some(hi)) => conditions.push(Outside(lo, hi.clone())),
+        (Prefix::Ne, None) | (Prefix::Lt, _) => conditions.push(Before(lo)),
+        (Prefix::Le, Some(hi)) => conditions.push(Before(hi.clone())),
         // Past year 9999: every stored instant is before the end, none after it.
-        (Prefix::Le, None) => (always.into(), vec![]),
-        (Prefix::Gt, Some(hi)) => (format!("{column} >= ?"), vec![hi.clone()]),
-        (Prefix::Gt, None) => (never.into(), vec![]),
-    };
-    sql.push(text);
-    params.extend(values);
+        (Prefix::Le, None) => conditions.push(Always(true)),
+        (Prefix::Gt, Some(hi)) => conditions.push(AtLeast(hi.clone())),
+        (Prefix::Gt, None) => conditions.push(Always(false)),
+    }
 }
 
 /// The page: one row more than `_count` tells whether another page follows.
@@ -165,6 +200,77 @@ impl Statement {
         Statement {
             sql,
             params: self.params,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::search::{self, PageSizes};
+
+    fn query(text: &str) -> SearchQuery {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
+            .into_owned()
+            .collect();
+        let now = crate::registry::instant::parse("2025-06-01T00:00:00Z").unwrap();
+        search::parse(&pairs, now, PageSizes::default()).unwrap()
+    }
+
+    /// The page after one that ended at `key`.
+    fn later(text: &str, key: &str) -> SearchQuery {
+        let last = search::PageKey {
+            sort_value: key.into(),
+            id: "a".into(),
+        };
+        let token = query(text).next_params(&last).pop().unwrap().1;
+        query(&format!("{text}&_page={token}"))
+    }
+
+    #[test]
+    fn a_later_page_leaves_out_the_bounds_its_key_implies() {
+        let range = "patient=9000000009&date=ge2030-01&date=lt2031-01";
+        let (lower, upper) = ("appointment.start_at >= ?", "appointment.start_at < ?");
+        let first = page_statement(&query(&format!("{range}&_sort=date")), Dialect::Sqlite);
+        assert!(first.sql.contains(lower) && first.sql.contains(upper));
+        // Ascending from mid-2030: the key implies the lower bound, not the upper one.
+        let up = page_statement(
+            &later(&format!("{range}&_sort=date"), "2030-06-01T00:00:00.000Z"),
+            Dialect::Sqlite,
+        );
+        assert!(
+            !up.sql.contains(lower) && up.sql.contains(upper),
+            "{}",
+            up.sql
+        );
+        assert!(up
+            .sql
+            .contains("(appointment.start_at, appointment.id) > (?, ?)"));
+        let down = page_statement(
+            &later(&format!("{range}&_sort=-date"), "2030-06-01T00:00:00.000Z"),
+            Dialect::Sqlite,
+        );
+        assert!(
+            down.sql.contains(lower) && !down.sql.contains(upper),
+            "{}",
+            down.sql
+        );
+        // The past cut-off of a search without a date is such a bound too.
+        let plain = "patient=9000000009&_sort=date";
+        let cut = page_statement(&later(plain, "2030-06-01T00:00:00.000Z"), Dialect::Sqlite);
+        assert!(!cut.sql.contains(lower), "{}", cut.sql);
+        // A key outside the bounds (a token taken to another search) implies nothing.
+        let odd = page_statement(
+            &later(&format!("{range}&_sort=date"), "2020-01-01T00:00:00.000Z"),
+            Dialect::Sqlite,
+        );
+        assert!(
+            odd.sql.contains(lower) && odd.sql.contains(upper),
+            "{}",
+            odd.sql
+        );
+        for s in [first, up, down, cut, odd] {
+            assert_eq!(s.sql.matches('?').count(), s.params.len(), "{}", s.sql);
         }
     }
 }
