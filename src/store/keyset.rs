@@ -3,8 +3,13 @@
 //! id (keyset), never OFFSET, so a registration made while a client pages cannot shift rows
 //! between pages. The two dialects differ only in placeholders (`?` / `$n`), planner hints and
 //! boolean literals: the conditions, their parameters and the order are the same.
+//!
+//! `Bundle.total` never costs a walk of the patient's whole history: a first page that holds
+//! every match is its own count, a first page that does not counts at most
+//! `TOTAL_LIMIT` + 1 matches (a LIMITed subquery), and later pages count nothing (the first
+//! page's total comes back in `_page`). Only a search for the total alone counts every match.
 
-use crate::registry::search::{DateBound, Prefix, SearchQuery, SortKey};
+use crate::registry::search::{DateBound, Prefix, SearchQuery, SortKey, Total};
 
 /// Which database the SQL is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,15 +44,21 @@ enum DateCondition {
     Always(bool),
 }
 
-/// The WHERE clause shared by the page and the count; the keyset condition only for the page.
-fn filters(q: &SearchQuery, keyset: bool, dialect: Dialect) -> (String, Vec<String>) {
+/// The WHERE clause shared by the page and the count. `index`: the date whose patient index
+/// reads the rows; `keyset`: add the page's keyset condition.
+fn filters(
+    q: &SearchQuery,
+    index: SortKey,
+    keyset: bool,
+    dialect: Dialect,
+) -> (String, Vec<String>) {
     let mut sql = vec!["appointment.nhs_number = ?".to_string()];
     let mut params = vec![q.nhs_number.clone()];
-    // Unary + keeps SQLite from using the other column's index: the patient index of the sort
-    // column then gives rows in order, and a page stops after `_count` + 1 rows instead of
-    // sorting all the patient's matches (the other column is checked on each row read).
-    // PostgreSQL has no unary + on text, and its planner weighs both indexes itself.
-    let (start, created) = match (dialect, q.sort.key) {
+    // Unary + keeps SQLite from using the other column's index: for a page, the patient index
+    // of the sort column then gives rows in order, and a page stops after `_count` + 1 rows
+    // instead of sorting all the patient's matches (the other column is checked on each row
+    // read). PostgreSQL has no unary + on text, and its planner weighs both indexes itself.
+    let (start, created) = match (dialect, index) {
         (Dialect::Postgres, _) => ("appointment.start_at", "appointment.created_at"),
         (Dialect::Sqlite, SortKey::Start) => ("appointment.start_at", "+appointment.created_at"),
         (Dialect::Sqlite, SortKey::Created) => ("+appointment.start_at", "appointment.created_at"),
@@ -149,7 +160,7 @@ fn date_condition(b: &DateBound, conditions: &mut Vec<DateCondition>) {
 
 /// The page: one row more than `_count` tells whether another page follows.
 pub fn page_statement(q: &SearchQuery, dialect: Dialect) -> Statement {
-    let (filter, params) = filters(q, true, dialect);
+    let (filter, params) = filters(q, q.sort.key, true, dialect);
     let column = sort_column(q.sort.key);
     let dir = if q.sort.descending { "DESC" } else { "ASC" };
     // SQLite: CROSS JOIN keeps appointment as the outer loop, the version looked up by primary
@@ -170,13 +181,65 @@ pub fn page_statement(q: &SearchQuery, dialect: Dialect) -> Statement {
     .placeholders(dialect)
 }
 
-pub fn count_statement(q: &SearchQuery, dialect: Dialect) -> Statement {
-    let (filter, params) = filters(q, false, dialect);
-    Statement {
-        sql: format!("SELECT COUNT(*) FROM appointment WHERE {filter}"),
-        params,
+/// The count of every match (`limit` None), or of at most `limit` + 1 of them: enough to tell
+/// whether there are more than `limit`, reading no more rows than that.
+pub fn count_statement(q: &SearchQuery, dialect: Dialect, limit: Option<usize>) -> Statement {
+    // No order to keep: the index of the date the search bounds reads just the rows in its
+    // range (the sort's date when it bounds both; `start` has at least the past cut-off).
+    let index = if !q.created.is_empty() && (q.start.is_empty() || q.sort.key == SortKey::Created) {
+        SortKey::Created
+    } else {
+        SortKey::Start
+    };
+    let (filter, params) = filters(q, index, false, dialect);
+    let sql = match limit {
+        None => format!("SELECT COUNT(*) FROM appointment WHERE {filter}"),
+        Some(limit) => format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM appointment WHERE {filter} LIMIT {}) AS matches",
+            limit + 1
+        ),
+    };
+    Statement { sql, params }.placeholders(dialect)
+}
+
+/// How a page's `Bundle.total` is found, once the page (`rows` read, `more` after them) is in.
+pub enum TotalWork {
+    /// Known without a count (None: the page has no total).
+    Known(Option<usize>),
+    /// Run this count and give its result to [`Count::total`].
+    Count(Count),
+}
+
+pub struct Count {
+    pub statement: Statement,
+    limit: Option<usize>,
+}
+
+impl Count {
+    /// The total the count's result gives: none past the limit.
+    pub fn total(&self, counted: i64) -> Option<usize> {
+        let counted = usize::try_from(counted).ok()?;
+        match self.limit {
+            Some(limit) if counted > limit => None,
+            _ => Some(counted),
+        }
     }
-    .placeholders(dialect)
+}
+
+pub fn total_work(q: &SearchQuery, rows: usize, more: bool, dialect: Dialect) -> TotalWork {
+    match q.total {
+        Total::Carried(total) => TotalWork::Known(total),
+        // A first page that holds every match is its own count (the usual patient search).
+        _ if q.after.is_none() && !more => TotalWork::Known(Some(rows)),
+        Total::Exact => TotalWork::Count(Count {
+            statement: count_statement(q, dialect, None),
+            limit: None,
+        }),
+        Total::UpTo(limit) => TotalWork::Count(Count {
+            statement: count_statement(q, dialect, Some(limit)),
+            limit: Some(limit),
+        }),
+    }
 }
 
 impl Statement {
@@ -223,7 +286,7 @@ mod tests {
             sort_value: key.into(),
             id: "a".into(),
         };
-        let token = query(text).next_params(&last).pop().unwrap().1;
+        let token = query(text).next_params(&last, None).pop().unwrap().1;
         query(&format!("{text}&_page={token}"))
     }
 
@@ -272,5 +335,24 @@ mod tests {
         for s in [first, up, down, cut, odd] {
             assert_eq!(s.sql.matches('?').count(), s.params.len(), "{}", s.sql);
         }
+    }
+
+    #[test]
+    fn a_count_up_to_the_limit_reads_at_most_one_match_more() {
+        let q = query("patient=9000000009");
+        let bounded = count_statement(&q, Dialect::Postgres, Some(1000));
+        assert!(
+            bounded.sql.ends_with("LIMIT 1001) AS matches"),
+            "{}",
+            bounded.sql
+        );
+        assert!(!count_statement(&q, Dialect::Postgres, None)
+            .sql
+            .contains("LIMIT"));
+        let count = Count {
+            statement: bounded,
+            limit: Some(1000),
+        };
+        assert_eq!((count.total(1000), count.total(1001)), (Some(1000), None));
     }
 }

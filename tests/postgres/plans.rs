@@ -43,7 +43,7 @@ async fn every_search_shape_runs_and_uses_the_indexes() {
                 sort_value: "2030-01-01T00:00:00.000Z".into(),
                 id: "x".into(),
             };
-            let token = first.next_params(&last).last().unwrap().1.clone();
+            let token = first.next_params(&last, None).last().unwrap().1.clone();
             let next_text = format!("{base}&_page={token}");
             let next =
                 search::parse(&pairs(&next_text), now, search::PageSizes::default()).unwrap();
@@ -54,7 +54,11 @@ async fn every_search_shape_runs_and_uses_the_indexes() {
                 ));
                 statements.push((
                     format!("count {text}"),
-                    count_statement(&q, Dialect::Postgres),
+                    count_statement(&q, Dialect::Postgres, Some(search::TOTAL_LIMIT)),
+                ));
+                statements.push((
+                    format!("exact count {text}"),
+                    count_statement(&q, Dialect::Postgres, None),
                 ));
             }
         }
