@@ -1,12 +1,15 @@
 //! RULES.md §4 for a patient with a long history: `Bundle.total` is exact up to
 //! `search::TOTAL_LIMIT` matches and left out past it, later pages repeat what the first said,
-//! and `next` links lead to the end.
+//! `next` links lead to the end, and neither a page nor its count reads more of the history
+//! when the history grows.
 
 use std::path::Path;
 use std::time::Duration;
 
 use appointment_registry::registry::search;
-use rusqlite::Connection;
+use appointment_registry::store::keyset::Statement;
+use appointment_registry::store::sqlite::search::{count_statement, page_statement};
+use rusqlite::{params_from_iter, Connection, OpenFlags, StatementStatus};
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -129,5 +132,66 @@ async fn past_the_limit_pages_have_no_total_and_paging_still_reaches_the_end() {
         search(&app, &query).await["total"],
         31,
         "a new search counts again"
+    );
+}
+
+/// SQLite's count of virtual-machine steps to run `s` to the end: the work it did.
+fn steps(db: &Connection, s: &Statement) -> i32 {
+    let mut stmt = db.prepare(&s.sql).unwrap();
+    let mut rows = stmt.query(params_from_iter(&s.params)).unwrap();
+    while rows.next().unwrap().is_some() {}
+    drop(rows);
+    stmt.get_status(StatementStatus::VmStep)
+}
+
+/// Every page — the first and one from the middle of the history — and every first page's
+/// count (up to the limit) does the same work when the patient's history doubles: none reads
+/// the history whole, or from its start to the page. (The exact count does; the check sees it.)
+#[tokio::test]
+async fn a_page_and_its_count_do_the_same_work_when_the_history_doubles() {
+    let app = spawn_app().await;
+    let half = 4_000;
+    insert(
+        &app.db_path,
+        &(0..half).map(Row::spread).collect::<Vec<_>>(),
+    );
+    let mut statements = Vec::new();
+    for s in history_searches() {
+        statements.push((s.what.clone(), page_statement(&s.query)));
+        if s.count {
+            let count = count_statement(&s.query, Some(search::TOTAL_LIMIT));
+            statements.push((format!("count of {}", s.what), count));
+        }
+    }
+    let everything = history_searches()
+        .into_iter()
+        .find(|s| s.what.starts_with("first page"))
+        .unwrap()
+        .query;
+    let exact = count_statement(&everything, None);
+
+    let db = Connection::open_with_flags(&app.db_path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let before: Vec<i32> = statements.iter().map(|(_, s)| steps(&db, s)).collect();
+    let exact_before = steps(&db, &exact);
+    insert(
+        &app.db_path,
+        &(half..2 * half).map(Row::spread).collect::<Vec<_>>(),
+    );
+    let mut grew = Vec::new();
+    for ((what, s), before) in statements.iter().zip(before) {
+        let after = steps(&db, s);
+        if after > before + before / 4 + 100 {
+            grew.push(format!("{what}: {before} -> {after} steps\n  {}", s.sql));
+        }
+    }
+    assert!(
+        grew.is_empty(),
+        "work grew with the history:\n{}",
+        grew.join("\n")
+    );
+    let exact_after = steps(&db, &exact);
+    assert!(
+        exact_after > exact_before * 9 / 5,
+        "the check sees a count of the whole history: {exact_before} -> {exact_after}"
     );
 }

@@ -145,7 +145,8 @@ async fn paging_is_exact_while_registrations_continue() {
 }
 
 /// Every shape of search is answered from an index: no full scan of any table, and pages come
-/// in index order (no temporary sort of all the patient's matches).
+/// in index order (no temporary sort of all the patient's matches). That a page and its count
+/// read no more of a patient's history when it grows is checked in search_history.rs.
 #[tokio::test]
 async fn every_search_shape_uses_the_indexes() {
     let app = spawn_app().await;

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use appointment_registry::fhir;
-use appointment_registry::registry::instant;
+use appointment_registry::registry::{instant, search};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -146,6 +146,12 @@ impl Row {
         }
     }
 
+    /// Appointment `i` of a history whose starts spread over 2030 and whose created dates
+    /// spread over 2019 in no particular order: doubling it doubles the density everywhere.
+    pub fn spread(i: usize) -> Row {
+        Row::new(i, i * 104_729 % 525_600, i * 7_919 % 525_600)
+    }
+
     /// The Appointment as the registry stores it.
     pub fn resource(&self) -> String {
         json!({
@@ -162,4 +168,77 @@ impl Row {
         })
         .to_string()
     }
+}
+
+/// A search whose work must not grow with the history of [`Row::spread`]: `count` says whether
+/// its count up to `search::TOTAL_LIMIT` is checked too (first pages whose matches pass the
+/// limit; a count within the limit reads its matches, which grow with the history).
+pub struct HistorySearch {
+    pub what: String,
+    pub query: search::SearchQuery,
+    pub count: bool,
+}
+
+/// Every sort, with no filter, with filters on its own date (a wide range, one month, none
+/// matching), a wide range of the other date, and a status; first pages and pages from the
+/// middle of the history. Filters on the other date are checked row by row as the sort's index
+/// is read, so they are here only where they match most of the history.
+pub fn history_searches() -> Vec<HistorySearch> {
+    let now = instant::parse("2025-06-01T00:00:00Z").unwrap();
+    let parse = |text: &str| {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
+            .into_owned()
+            .collect();
+        search::parse(&pairs, now, search::PageSizes::default())
+            .unwrap_or_else(|e| panic!("{text}: {e:?}"))
+    };
+    let mut searches = Vec::new();
+    for sort in ["date", "-date", "created", "-created"] {
+        let by_start = sort.ends_with("date");
+        let (own_all, own_one, own_none, middle) = if by_start {
+            (
+                "date=ge2030-02&date=lt2030-12",
+                "date=2030-07",
+                "date=2035",
+                "2030-07-01",
+            )
+        } else {
+            (
+                "created=ge2019-02&created=lt2019-12",
+                "created=2019-07",
+                "created=2035",
+                "2019-07-01",
+            )
+        };
+        let other_all = if by_start {
+            "created=ge2019-02&created=lt2019-12"
+        } else {
+            "date=ge2030-02&date=lt2030-12"
+        };
+        for filter in ["", own_all, own_one, own_none, other_all, "status=booked"] {
+            let mut text = format!("patient={P}&_count=10&_sort={sort}");
+            if !filter.is_empty() {
+                text = format!("{text}&{filter}");
+            }
+            let first = parse(&text);
+            if filter != own_none {
+                let key = search::PageKey {
+                    sort_value: format!("{middle}T00:00:00.000Z"),
+                    id: "h".into(),
+                };
+                let token = first.next_params(&key, None).last().unwrap().1.clone();
+                searches.push(HistorySearch {
+                    what: format!("later page {text}"),
+                    query: parse(&format!("{text}&_page={token}")),
+                    count: false,
+                });
+            }
+            searches.push(HistorySearch {
+                what: format!("first page {text}"),
+                query: first,
+                count: filter != own_one,
+            });
+        }
+    }
+    searches
 }
