@@ -116,7 +116,8 @@ pub fn search_params(data: &[u8]) {
         sort_value: "2025-06-02T09:30:00.000Z".to_string(),
         id: "0190a3c2-0000-7000-8000-000000000000".to_string(),
     };
-    let next_params = query.next_params(&last);
+    let total = Some(7);
+    let next_params = query.next_params(&last, total);
     let next = reparse(&next_params)
         .unwrap_or_else(|e| panic!("the next link {next_params:?} does not parse: {e}"));
     assert_eq!(
@@ -128,6 +129,12 @@ pub fn search_params(data: &[u8]) {
         next.not_before, query.not_before,
         "the next link moved not_before"
     );
+    let repeated = if next.count == 0 {
+        search::Total::Exact // the total alone is always counted
+    } else {
+        search::Total::Carried(total)
+    };
+    assert_eq!(next.total, repeated, "the next link lost the total");
 }
 
 /// Bearer-token checking: the bytes as the `Authorization` header value, through two

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::negotiate::Format;
 use super::{respond, AppState};
 use crate::error::Error;
-use crate::registry::search::PageSizes;
+use crate::registry::search::{PageSizes, TOTAL_LIMIT};
 
 /// The Appointment interactions the router serves (see `http::routes`; a test checks each one).
 pub const INTERACTIONS: [&str; 6] = [
@@ -32,7 +32,7 @@ pub const SEARCH_PARAMS: [(&str, &str, &str); 7] = [
 
 /// Parameters for every search (`CapabilityStatement.rest.searchParam`): (name, type, doc).
 pub const COMMON_PARAMS: [(&str, &str, &str); 2] = [
-    ("_summary", "token", "true (summary elements), text, data, false, or count (a Bundle with total and no entries). Subsetted entries carry the SUBSETTED tag."),
+    ("_summary", "token", "true (summary elements), text, data, false, or count (a Bundle with the exact total, however many matches, and no entries). Subsetted entries carry the SUBSETTED tag."),
     ("_elements", "string", "Comma-separated Appointment elements to return (id, meta, status, participant and modifierExtension always come too); entries carry the SUBSETTED tag. Not with _summary."),
 ];
 
@@ -85,9 +85,11 @@ pub fn statement(base: &str, sizes: PageSizes) -> Value {
         "description": format!(
             "Registers booked appointments (NHS Booking 'Register an appointment'), with read, \
              version-aware cancel, history and search. Search results: _count (default {}, at most {}), \
-             _sort (date, -date, created, -created), _summary, _elements, _format. With Prefer: \
-             handling=lenient, unknown parameters are ignored and listed in an OperationOutcome \
-             entry (search.mode outcome); without it they are refused (400).",
+             _sort (date, -date, created, -created), _summary, _elements, _format; Bundle.total \
+             is exact up to {TOTAL_LIMIT} matches and absent past that (see the Appointment \
+             resource's documentation). With Prefer: handling=lenient, unknown parameters are \
+             ignored and listed in an OperationOutcome entry (search.mode outcome); without it \
+             they are refused (400).",
             sizes.default, sizes.max
         ),
         "kind": "instance",
@@ -113,6 +115,7 @@ pub fn statement(base: &str, sizes: PageSizes) -> Value {
             "resource": [{
                 "type": "Appointment",
                 "profile": { "reference": "https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Appointment-1" },
+                "documentation": search_documentation(),
                 "interaction": INTERACTIONS.iter().map(|code| json!({ "code": code })).collect::<Vec<_>>(),
                 "versioning": "versioned-update",
                 "readHistory": true,
@@ -129,6 +132,20 @@ pub fn statement(base: &str, sizes: PageSizes) -> Value {
             }]
         }]
     })
+}
+
+/// What a searchset's `total` means (`rest.resource.documentation`, markdown).
+fn search_documentation() -> String {
+    format!(
+        "Search needs a patient. Results page by keyset: follow the `next` link as given. \
+         `Bundle.total` is exact when a search has at most {TOTAL_LIMIT} matches and absent \
+         when it has more (STU3 makes it optional): a first page counts at most {} matches, so \
+         the cost of a search stops growing with the patient's history. Later pages repeat the \
+         first page's total, or its absence, without counting again; appointments registered \
+         while a client pages do not change it. `_summary=count` (or `_count=0`) asks for the \
+         total alone, which is always counted exactly, every match read.",
+        TOTAL_LIMIT + 1
+    )
 }
 
 fn created_parameter(base: &str) -> Value {

@@ -142,7 +142,7 @@ async fn bundle_for(
     };
     let mut links = vec![("self", link(query.self_params()))];
     if let (true, Some(last)) = (page.more, page.found.last()) {
-        links.push(("next", link(query.next_params(&last.key))));
+        links.push(("next", link(query.next_params(&last.key, page.total))));
     }
     let subset = query.subset();
     let mut entries = page
@@ -169,5 +169,5 @@ async fn bundle_for(
     if !query.ignored.is_empty() {
         entries.push(ignored_outcome(&query.ignored)?);
     }
-    bundle::render("searchset", Some(page.total), &links, entries, format)
+    bundle::render("searchset", page.total, &links, entries, format)
 }

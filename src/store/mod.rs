@@ -131,8 +131,9 @@ pub struct Found {
 
 #[derive(Debug, Clone)]
 pub struct Page {
-    /// Every match of the search, on any page.
-    pub total: usize,
+    /// `Bundle.total`: every match of the search, on any page; None when the search has more
+    /// than `registry::search::TOTAL_LIMIT` matches and did not ask for the total alone.
+    pub total: Option<usize>,
     pub found: Vec<Found>,
     /// True when matches remain after this page.
     pub more: bool,

@@ -18,6 +18,7 @@ mod process;
 mod register;
 mod search;
 mod search_conventions;
+mod search_history;
 mod search_paging;
 mod search_support;
 mod security;

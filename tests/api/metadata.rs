@@ -43,6 +43,21 @@ async fn metadata_needs_no_token_and_matches_the_router() {
     let resource = &cs["rest"][0]["resource"][0];
     assert_eq!(resource["type"], "Appointment");
     assert_eq!(resource["conditionalCreate"], true);
+    // What a searchset's total means is documented with its limit (search_history.rs tests it).
+    let limit = appointment_registry::registry::search::TOTAL_LIMIT.to_string();
+    let documentation = resource["documentation"].as_str().unwrap();
+    assert!(
+        documentation.contains("Bundle.total") && documentation.contains(&limit),
+        "{documentation}"
+    );
+    let xml = app
+        .client
+        .get(app.url("/metadata?_format=xml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(xml.status(), 200);
+    crate::xmllint::assert_schema_valid("metadata", &xml.bytes().await.unwrap());
     let declared: Vec<&str> = resource["interaction"]
         .as_array()
         .unwrap()

@@ -82,6 +82,25 @@ impl Sort {
     }
 }
 
+/// The largest `Bundle.total` a page of results counts up to. Beyond it the total is left out
+/// (STU3 makes `Bundle.total` optional), so a page costs the same however long the patient's
+/// history is: the count reads at most this many matches plus one.
+pub const TOTAL_LIMIT: usize = 1000;
+
+/// Where a search's `Bundle.total` comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    /// The total is all that was asked for (`_summary=count`, `_count=0`): counted exactly,
+    /// however many matches there are.
+    Exact,
+    /// A first page: its own length when it holds every match, else counted up to the limit;
+    /// past the limit, no total.
+    UpTo(usize),
+    /// A later page: what the first page said (None: it gave no total), carried in `_page`;
+    /// nothing is counted.
+    Carried(Option<usize>),
+}
+
 /// Where the previous page ended: its last sort value and id (keyset paging).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageKey {
@@ -106,6 +125,8 @@ pub struct SearchQuery {
     pub not_before: Option<String>,
     /// Results come after this key.
     pub after: Option<PageKey>,
+    /// How `Bundle.total` is found.
+    pub total: Total,
     /// Whether `_count` was given (the links repeat it only then).
     count_given: bool,
     /// `_summary`, as given (`count` makes `count` 0: the total only).
@@ -221,13 +242,18 @@ impl Found {
             ignored: self.ignored,
             sort: self.sort.unwrap_or(Sort::new(SortKey::Start, false)),
             after: None,
+            total: Total::UpTo(TOTAL_LIMIT),
             page_token: None,
         };
         if let Some(token) = self.page {
-            let (key, not_before) = page_token::read(&token, &query)?;
-            query.after = Some(key);
-            query.not_before = not_before;
+            let read = page_token::read(&token, &query)?;
+            query.after = Some(read.after);
+            query.not_before = read.not_before;
+            query.total = Total::Carried(read.total);
             query.page_token = Some(token);
+        }
+        if count == 0 {
+            query.total = Total::Exact;
         }
         Ok(query)
     }
@@ -277,10 +303,11 @@ impl SearchQuery {
         params
     }
 
-    /// The parameters of the page after the one that ended at `last` (sort value, id).
-    pub fn next_params(&self, last: &PageKey) -> Vec<(&'static str, String)> {
+    /// The parameters of the page after the one that ended at `last` (sort value, id), on
+    /// which `total` (this page's `Bundle.total`) is repeated.
+    pub fn next_params(&self, last: &PageKey, total: Option<usize>) -> Vec<(&'static str, String)> {
         let mut params = self.canonical();
-        params.push(("_page", page_token::write(self, last)));
+        params.push(("_page", page_token::write(self, last, total)));
         params
     }
 }

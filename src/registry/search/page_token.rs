@@ -1,5 +1,6 @@
-//! The `_page` token of keyset paging: where the previous page ended (sort value and id) and
-//! the date bound fixed on the first page, so pages neither repeat nor skip entries.
+//! The `_page` token of keyset paging: where the previous page ended (sort value and id), the
+//! date bound fixed on the first page, so pages neither repeat nor skip entries, and the first
+//! page's `Bundle.total`, so later pages repeat it without counting again.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -9,21 +10,34 @@ use crate::error::Error;
 use crate::fhir;
 use crate::registry::instant;
 
-/// The token for the page after the one that ended at `last`.
-pub fn write(query: &SearchQuery, last: &PageKey) -> String {
+/// What a token says about the page it asks for.
+#[derive(Debug)]
+pub struct Read {
+    pub after: PageKey,
+    pub not_before: Option<String>,
+    /// The first page's total (None: it gave none).
+    pub total: Option<usize>,
+}
+
+/// The token for the page after the one that ended at `last`; `total` is the total of the page
+/// that ended there.
+pub fn write(query: &SearchQuery, last: &PageKey, total: Option<usize>) -> String {
+    let total = total.map(|n| n.to_string()).unwrap_or_default();
     let token = [
         query.sort.param(),
         &last.sort_value,
         &last.id,
         query.not_before.as_deref().unwrap_or(""),
+        &total,
     ]
     .join("|");
     URL_SAFE_NO_PAD.encode(token)
 }
 
 /// Checks a `_page` token against the query it came with: it must be one this registry made
-/// for the same sort and the same date bounding.
-pub fn read(token: &str, query: &SearchQuery) -> Result<(PageKey, Option<String>), Error> {
+/// for the same sort and the same date bounding. A token of four parts (made before the total
+/// was carried) reads as a page without a total.
+pub fn read(token: &str, query: &SearchQuery) -> Result<Read, Error> {
     let bad = || {
         invalid(format!(
             "_page '{token}' is not a page of this search: follow the Bundle's next link as it is"
@@ -32,8 +46,10 @@ pub fn read(token: &str, query: &SearchQuery) -> Result<(PageKey, Option<String>
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let parts: Vec<&str> = text.split('|').collect();
-    let [sort, value, id, not_before] = parts.as_slice() else {
-        return Err(bad());
+    let (sort, value, id, not_before, total) = match parts.as_slice() {
+        [sort, value, id, not_before] => (sort, value, id, not_before, ""),
+        [sort, value, id, not_before, total] => (sort, value, id, not_before, *total),
+        _ => return Err(bad()),
     };
     let not_before = match (*not_before, query.not_before.is_some()) {
         ("", false) => None,
@@ -43,9 +59,19 @@ pub fn read(token: &str, query: &SearchQuery) -> Result<(PageKey, Option<String>
     if *sort != query.sort.param() || !instant::is_column(value) || !fhir::id::is_valid(id) {
         return Err(bad());
     }
-    let key = PageKey {
-        sort_value: value.to_string(),
-        id: id.to_string(),
+    let total = match total {
+        "" => None,
+        digits if digits.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(digits.parse().map_err(|_| bad())?)
+        }
+        _ => return Err(bad()),
     };
-    Ok((key, not_before))
+    Ok(Read {
+        after: PageKey {
+            sort_value: value.to_string(),
+            id: id.to_string(),
+        },
+        not_before,
+        total,
+    })
 }

@@ -93,7 +93,7 @@ fn page_tokens_round_trip_and_are_checked() {
         sort_value: "2019-02-01T10:00:00.000Z".into(),
         id: "abc-1".into(),
     };
-    let next = q.next_params(&last);
+    let next = q.next_params(&last, Some(42));
     let (_, token) = next.last().unwrap().clone();
     let mut list: Vec<(String, String)> = next
         .iter()
@@ -106,8 +106,9 @@ fn page_tokens_round_trip_and_are_checked() {
     )
     .unwrap();
     assert_eq!(again.after, Some(last));
-    // The past cut-off stays that of the first page.
+    // The past cut-off stays that of the first page, and so does the total.
     assert_eq!(again.not_before, q.not_before);
+    assert_eq!(again.total, Total::Carried(Some(42)));
     // The same token with another sort is not a page of this search.
     list.retain(|(k, _)| k != "_sort");
     assert!(matches!(
@@ -124,4 +125,37 @@ fn page_tokens_round_trip_and_are_checked() {
         "_page",
     );
     assert!(!token.is_empty());
+}
+
+#[test]
+fn the_total_is_bounded_on_a_first_page_carried_after_it_and_exact_when_alone() {
+    let p = ("patient", "9000000009");
+    assert_eq!(query(&[p]).unwrap().total, Total::UpTo(TOTAL_LIMIT));
+    for alone in [("_summary", "count"), ("_count", "0")] {
+        assert_eq!(query(&[p, alone]).unwrap().total, Total::Exact, "{alone:?}");
+    }
+    let first = query(&[p, ("_count", "10")]).unwrap();
+    let last = PageKey {
+        sort_value: "2030-02-01T10:00:00.000Z".into(),
+        id: "abc-1".into(),
+    };
+    let token = |total| first.next_params(&last, total).last().unwrap().1.clone();
+    for total in [None, Some(0), Some(TOTAL_LIMIT)] {
+        let next = query(&[p, ("_count", "10"), ("_page", &token(total))]).unwrap();
+        assert_eq!(next.total, Total::Carried(total));
+        // The total alone is counted, even from a later page's link.
+        let alone = query(&[p, ("_summary", "count"), ("_page", &token(total))]).unwrap();
+        assert_eq!(alone.total, Total::Exact);
+    }
+    // A token made before the total was carried: a page without a total.
+    let old =
+        URL_SAFE_NO_PAD.encode("date|2030-02-01T10:00:00.000Z|abc-1|2025-06-01T12:00:00.000Z");
+    let next = query(&[p, ("_page", &old)]).unwrap();
+    assert_eq!((next.total, next.after), (Total::Carried(None), Some(last)));
+    for total in ["-1", "+5", "1e3", "x", "99999999999999999999999"] {
+        let forged = URL_SAFE_NO_PAD.encode(format!(
+            "date|2030-02-01T10:00:00.000Z|abc-1|2025-06-01T12:00:00.000Z|{total}"
+        ));
+        refused(&[p, ("_page", &forged)], "_page");
+    }
 }

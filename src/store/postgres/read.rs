@@ -6,7 +6,7 @@ use postgres::{Client, GenericClient, IsolationLevel, Row};
 use super::db;
 use crate::error::Error;
 use crate::registry::search::{PageKey, SearchQuery};
-use crate::store::keyset::{self, Dialect};
+use crate::store::keyset::{self, Dialect, TotalWork};
 use crate::store::{Found, Page, StoredVersion};
 
 const VERSION_COLUMNS: &str = "v.id, v.version, v.last_updated, v.resource";
@@ -109,8 +109,8 @@ fn params(values: &[String]) -> Vec<&(dyn ToSql + Sync)> {
     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
-/// Runs the search. The count and the page read one snapshot (a REPEATABLE READ transaction),
-/// so `total` agrees with the page, as on SQLite.
+/// Runs the search. A count, when `total` needs one, reads the page's snapshot (a REPEATABLE
+/// READ transaction), so `total` agrees with the page, as on SQLite.
 pub fn search(c: &mut Client, q: &SearchQuery) -> Result<Page, Error> {
     let mut tx = c
         .build_transaction()
@@ -132,16 +132,16 @@ pub fn search(c: &mut Client, q: &SearchQuery) -> Result<Page, Error> {
         })
         .collect();
     let more = found.len() > q.count;
-    // A first page that holds every match is its own count (the usual patient search).
-    let total = if q.after.is_none() && !more {
-        found.len()
-    } else {
-        let count = keyset::count_statement(q, Dialect::Postgres);
-        let total: i64 = tx
-            .query_one(&count.sql, &params(&count.params))
-            .map_err(db)?
-            .get(0);
-        usize::try_from(total).map_err(|e| Error::caused("counting matches", e))?
+    let total = match keyset::total_work(q, found.len(), more, Dialect::Postgres) {
+        TotalWork::Known(total) => total,
+        TotalWork::Count(count) => {
+            let sql = &count.statement;
+            let counted: i64 = tx
+                .query_one(&sql.sql, &params(&sql.params))
+                .map_err(db)?
+                .get(0);
+            count.total(counted)
+        }
     };
     tx.commit().map_err(db)?;
     found.truncate(q.count);

@@ -5,7 +5,7 @@ use rusqlite::{params_from_iter, Connection};
 use crate::error::Error;
 use crate::registry::search::{PageKey, SearchQuery};
 pub use crate::store::keyset::Statement;
-use crate::store::keyset::{self, Dialect};
+use crate::store::keyset::{self, Dialect, TotalWork};
 use crate::store::{Found, Page};
 
 /// The page statement in SQLite's dialect (public so a test can EXPLAIN every shape).
@@ -13,11 +13,13 @@ pub fn page_statement(q: &SearchQuery) -> Statement {
     keyset::page_statement(q, Dialect::Sqlite)
 }
 
-pub fn count_statement(q: &SearchQuery) -> Statement {
-    keyset::count_statement(q, Dialect::Sqlite)
+/// The count in SQLite's dialect: of every match (`limit` None) or of at most `limit` + 1.
+pub fn count_statement(q: &SearchQuery, limit: Option<usize>) -> Statement {
+    keyset::count_statement(q, Dialect::Sqlite, limit)
 }
 
-/// Runs the search. The count and the page read one snapshot, so `total` agrees with the page.
+/// Runs the search. A count, when `total` needs one, reads the page's snapshot, so `total`
+/// agrees with the page.
 pub fn run(conn: &Connection, q: &SearchQuery) -> Result<Page, Error> {
     let tx = conn.unchecked_transaction().map_err(Error::from)?;
     let page = page_statement(q);
@@ -37,17 +39,16 @@ pub fn run(conn: &Connection, q: &SearchQuery) -> Result<Page, Error> {
         })
         .map_err(Error::from)?;
     let more = found.len() > q.count;
-    // A first page that holds every match is its own count (the usual patient search): the
-    // second query is needed only when the results go on.
-    let total = if q.after.is_none() && !more {
-        found.len()
-    } else {
-        let count = count_statement(q);
-        let total: i64 = tx
-            .prepare_cached(&count.sql)
-            .and_then(|mut s| s.query_row(params_from_iter(&count.params), |r| r.get(0)))
-            .map_err(Error::from)?;
-        usize::try_from(total).map_err(|e| Error::caused("counting matches", e))?
+    let total = match keyset::total_work(q, found.len(), more, Dialect::Sqlite) {
+        TotalWork::Known(total) => total,
+        TotalWork::Count(count) => {
+            let sql = &count.statement;
+            let counted: i64 = tx
+                .prepare_cached(&sql.sql)
+                .and_then(|mut s| s.query_row(params_from_iter(&sql.params), |r| r.get(0)))
+                .map_err(Error::from)?;
+            count.total(counted)
+        }
     };
     drop(tx);
     found.truncate(q.count);
