@@ -292,7 +292,18 @@ impl TestDb {
 
     /// Runs `sql` (one or more statements).
     pub fn execute(&self, sql: &str) {
-        self.query(sql);
+        match self {
+            TestDb::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).expect("database opens");
+                conn.busy_timeout(std::time::Duration::from_secs(10))
+                    .expect("busy timeout");
+                conn.execute_batch(sql)
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            TestDb::Postgres { .. } => {
+                self.query(sql);
+            }
+        }
     }
 
     /// The first row of `sql`'s answer, each column as text (None for NULL).

@@ -242,3 +242,16 @@ pub fn history_searches() -> Vec<HistorySearch> {
     }
     searches
 }
+
+/// The first page and every page its `next` links lead to.
+pub async fn pages(app: &TestApp, first: &str) -> Vec<Value> {
+    let mut pages = vec![search(app, first).await];
+    while let Some(next) = pages.last().and_then(|p| link(p, "next")) {
+        let query = next
+            .strip_prefix(&format!("{}/Appointment?", app.base))
+            .expect("next link on this server");
+        pages.push(search(app, query).await);
+        assert!(pages.len() < 100, "paging does not end");
+    }
+    pages
+}

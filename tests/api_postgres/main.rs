@@ -28,6 +28,8 @@ mod register;
 mod search;
 #[path = "../api/search_conventions.rs"]
 mod search_conventions;
+#[path = "../api/search_history.rs"]
+mod search_history;
 #[path = "../api/search_paging.rs"]
 mod search_paging;
 #[allow(dead_code)]

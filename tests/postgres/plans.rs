@@ -7,11 +7,9 @@
 use appointment_registry::registry::search;
 use appointment_registry::store::keyset::{count_statement, page_statement, Dialect, Statement};
 use postgres::types::ToSql;
-use serde_json::Value;
 
 use crate::api::pg_app;
-use crate::helpers::TestApp;
-use crate::search_support::{self, history_searches, ids, link, Row, P};
+use crate::search_support::{self, history_searches, ids, Row, P};
 
 fn pairs(query: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(query.as_bytes())
@@ -156,17 +154,6 @@ fn rows_read(plan: &[String]) -> u64 {
     read
 }
 
-/// Follows `next` from `first` to the end.
-async fn pages(app: &TestApp, first: &str) -> Vec<Value> {
-    let mut pages = vec![search_support::search(app, first).await];
-    while let Some(next) = pages.last().and_then(|p| link(p, "next")) {
-        let query = next.split_once('?').unwrap().1.to_string();
-        pages.push(search_support::search(app, &query).await);
-        assert!(pages.len() < 100, "paging does not end");
-    }
-    pages
-}
-
 #[tokio::test]
 async fn a_long_history_is_read_a_page_at_a_time() {
     let Some((cluster, app)) = pg_app().await else {
@@ -249,14 +236,14 @@ async fn a_long_history_is_read_a_page_at_a_time() {
     // What a client sees: no total past the limit, on every page; next links to the end.
     let first = search_support::search(&app, &format!("patient={P}&_count=10")).await;
     assert!(first.get("total").is_none(), "{}", first["link"]);
-    let all = pages(&app, &format!("patient={P}&_count=500&_sort=-created")).await;
+    let all = search_support::pages(&app, &format!("patient={P}&_count=500&_sort=-created")).await;
     assert!(all.iter().all(|p| p.get("total").is_none()));
     let seen: std::collections::BTreeSet<String> = all.iter().flat_map(ids).collect();
     assert_eq!((seen.len(), all.len()), (n, n / 500));
     let count = search_support::search(&app, &format!("patient={P}&_summary=count")).await;
     assert_eq!(count["total"], n);
     // Within the limit: exact, and repeated by later pages.
-    let month = pages(&app, &format!("patient={P}&date=2030-07-01&_count=5")).await;
+    let month = search_support::pages(&app, &format!("patient={P}&date=2030-07-01&_count=5")).await;
     let total = month[0]["total"]
         .as_u64()
         .expect("a total within the limit");
