@@ -12,20 +12,6 @@ use serde_json::Value;
 use crate::helpers::*;
 use crate::search_support::*;
 
-/// Follows `next` from `first` to the end; every page is checked and returned.
-async fn all_pages(app: &TestApp, first: &str, between: impl AsyncFn(usize)) -> Vec<Value> {
-    let mut pages = vec![search(app, first).await];
-    while let Some(next) = pages.last().and_then(|p| link(p, "next")) {
-        between(pages.len()).await;
-        let query = next
-            .strip_prefix(&format!("{}/Appointment?", app.base))
-            .expect("next link on this server");
-        pages.push(search(app, query).await);
-        assert!(pages.len() < 100, "paging does not end");
-    }
-    pages
-}
-
 #[tokio::test]
 async fn count_limits_the_page_and_next_continues() {
     let app = spawn_app().await;

@@ -245,8 +245,14 @@ pub fn history_searches() -> Vec<HistorySearch> {
 
 /// The first page and every page its `next` links lead to.
 pub async fn pages(app: &TestApp, first: &str) -> Vec<Value> {
+    all_pages(app, first, async |_| {}).await
+}
+
+/// [`pages`], running `between(pages so far)` before each `next` is followed.
+pub async fn all_pages(app: &TestApp, first: &str, between: impl AsyncFn(usize)) -> Vec<Value> {
     let mut pages = vec![search(app, first).await];
     while let Some(next) = pages.last().and_then(|p| link(p, "next")) {
+        between(pages.len()).await;
         let query = next
             .strip_prefix(&format!("{}/Appointment?", app.base))
             .expect("next link on this server");
