@@ -57,32 +57,70 @@ pub fn check_extension(map: &Map<String, Value>, path: &str, issues: &mut Vec<Is
     issues.push(Issue::new(path, "invalid", msg));
 }
 
+/// Looks up `_name` members of one object.
+struct Sibling<'m> {
+    map: &'m Map<String, Value>,
+    /// Whether the object has any key starting with `_`.
+    any: bool,
+    name: String,
+}
+
+impl<'m> Sibling<'m> {
+    /// The `_name` member for `name`, if the object has it.
+    fn get(&mut self, name: &str) -> Option<&'m Value> {
+        if !self.any {
+            return None;
+        }
+        self.name.clear();
+        self.name.push('_');
+        self.name.push_str(name);
+        self.map.get(self.name.as_str())
+    }
+}
+
 /// Primitives other than XML attributes (id, url) may have a `_name` sibling.
 fn has_sibling(el: &ElementDef, c: &Choice) -> bool {
     matches!(c.kind, Kind::Primitive(_)) && !el.attr
 }
 
 fn object(td: &TypeDef, map: &Map<String, Value>, path: &str, issues: &mut Vec<Issue>) {
+    // `_name` siblings are rare: they are looked up only when the object has a key starting
+    // with `_` (otherwise every such lookup misses), in one reused buffer.
+    let mut sibling = Sibling {
+        map,
+        any: map.keys().any(|k| k.starts_with('_')),
+        name: String::new(),
+    };
     for el in td.elements {
-        let present: Vec<&Choice> = el
-            .choices
-            .iter()
-            .filter(|c| {
-                map.contains_key(c.name)
-                    || (has_sibling(el, c) && map.contains_key(&format!("_{}", c.name)))
-            })
-            .collect();
-        if present.is_empty() && el.min > 0 {
-            missing(el, path, issues);
+        // Which of the element's types are given. Most elements are absent and most of the rest
+        // have one type given, so the first is kept and any others only counted here.
+        let given = |c: &Choice, sibling: &mut Sibling| {
+            map.contains_key(c.name) || (has_sibling(el, c) && sibling.get(c.name).is_some())
+        };
+        let mut first: Option<&Choice> = None;
+        let mut count = 0;
+        for c in el.choices {
+            if given(c, &mut sibling) {
+                first = first.or(Some(c));
+                count += 1;
+            }
         }
-        if present.len() > 1 {
+        let Some(first) = first else {
+            if el.min > 0 {
+                missing(el, path, issues);
+            }
+            continue;
+        };
+        if count > 1 {
             let p = format!("{path}.{}", el.display_name());
             issues.push(Issue::new(&p, "structure", "only one type may be given"));
         }
-        for c in present {
-            let under = map.get(&format!("_{}", c.name));
-            let p = format!("{path}.{}", c.name);
-            member(el, c, map.get(c.name), under, &p, issues);
+        for c in el.choices {
+            if std::ptr::eq(c, first) || (count > 1 && given(c, &mut sibling)) {
+                let p = format!("{path}.{}", c.name);
+                let under = sibling.get(c.name);
+                member(el, c, map.get(c.name), under, &p, issues);
+            }
         }
     }
     let is_resource = structure::resource_def(td.name).is_some();
