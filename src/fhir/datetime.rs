@@ -130,12 +130,17 @@ pub fn parse(text: &str) -> Result<FhirTime, DateTimeError> {
     let date = Date::from_calendar_date(year, month, num(3).unwrap_or(1))
         .map_err(|_| DateTimeError::Malformed)?;
     let fraction = caps[7].unwrap_or("");
-    // Nanoseconds are as fine as `time` goes; further digits cannot change a column.
-    let nanos = match fraction {
+    // Nanoseconds are as fine as `time` goes; further digits cannot change a column. The
+    // first nine digits, as if padded with zeros to nine.
+    let nanos = match &fraction[..fraction.len().min(9)] {
         "" => 0,
-        digits => format!("{:0<9}", &digits[..digits.len().min(9)])
-            .parse::<u32>()
-            .map_err(|_| DateTimeError::Malformed)?,
+        digits => {
+            let scale = 10u32.pow(9 - digits.len() as u32);
+            digits
+                .parse::<u32>()
+                .map_err(|_| DateTimeError::Malformed)?
+                * scale
+        }
     };
     let time = Time::from_hms_nano(
         num(4).unwrap_or(0),

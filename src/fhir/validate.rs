@@ -57,6 +57,37 @@ pub fn check_extension(map: &Map<String, Value>, path: &str, issues: &mut Vec<Is
     issues.push(Issue::new(path, "invalid", msg));
 }
 
+/// `path.name`. Paths are built for every member present, so by appending: `format!` cost
+/// over a thousand instructions each.
+fn child(path: &str, name: &str) -> String {
+    let mut p = String::with_capacity(path.len() + 1 + name.len());
+    p.push_str(path);
+    p.push('.');
+    p.push_str(name);
+    p
+}
+
+/// `path[i]`, as [`child`].
+fn indexed(path: &str, i: usize) -> String {
+    let mut p = String::with_capacity(path.len() + 4);
+    p.push_str(path);
+    p.push('[');
+    let mut digits = [0u8; 20];
+    let mut n = i;
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    p.extend(digits[at..].iter().map(|&d| char::from(d)));
+    p.push(']');
+    p
+}
+
 /// Looks up `_name` members of one object.
 struct Sibling<'m> {
     map: &'m Map<String, Value>,
@@ -117,7 +148,7 @@ fn object(td: &TypeDef, map: &Map<String, Value>, path: &str, issues: &mut Vec<I
         }
         for c in el.choices {
             if std::ptr::eq(c, first) || (count > 1 && given(c, &mut sibling)) {
-                let p = format!("{path}.{}", c.name);
+                let p = child(path, c.name);
                 let under = sibling.get(c.name);
                 member(el, c, map.get(c.name), under, &p, issues);
             }
@@ -171,7 +202,7 @@ fn member(
         .map_or(0, <[Value]>::len)
         .max(unders.map_or(0, <[Value]>::len));
     for i in 0..n {
-        let p = format!("{path}[{i}]");
+        let p = indexed(path, i);
         let v = vals.and_then(|a| a.get(i));
         let u = unders.and_then(|a| a.get(i));
         item(c, v, u, &p, true, issues);
