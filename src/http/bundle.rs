@@ -63,8 +63,8 @@ fn entry_shell(e: &Entry) -> Map<String, Value> {
 const ENTRY_OVERHEAD: usize = 96;
 
 /// A JSON string, escaped as serde_json writes it.
-fn json_string(out: &mut Vec<u8>, text: &str) -> Result<(), Error> {
-    serde_json::to_writer(out, text).map_err(|e| Error::caused("writing a Bundle", e))
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    fhir::write_json_string(text, out);
 }
 
 pub fn render(
@@ -96,19 +96,19 @@ pub fn render(
                 // Entry members in STU3 order: fullUrl, resource, search, request; inside
                 // `search` and `request`, members in the order `entry_shell`'s map gives them.
                 out.extend_from_slice(b"{\"fullUrl\":");
-                json_string(&mut out, &e.full_url)?;
+                json_string(&mut out, &e.full_url);
                 out.extend_from_slice(b",\"resource\":");
                 out.extend_from_slice(e.resource.as_bytes());
                 if let Some(mode) = e.search_mode {
                     out.extend_from_slice(b",\"search\":{\"mode\":");
-                    json_string(&mut out, mode)?;
+                    json_string(&mut out, mode);
                     out.push(b'}');
                 }
                 if let Some((method, url)) = &e.request {
                     out.extend_from_slice(b",\"request\":{\"method\":");
-                    json_string(&mut out, method)?;
+                    json_string(&mut out, method);
                     out.extend_from_slice(b",\"url\":");
-                    json_string(&mut out, url)?;
+                    json_string(&mut out, url);
                     out.push(b'}');
                 }
                 out.push(b'}');
