@@ -169,7 +169,8 @@ pub struct Verifier {
 /// A verified token: who it names, and the window (leeway included) in which it stays valid.
 #[derive(Debug, Clone)]
 struct Verified {
-    caller: Caller,
+    /// Shared with every request that presents the token: no copy of its strings per request.
+    caller: Arc<Caller>,
     generation: u64,
     valid_from: f64,
     valid_until: f64,
@@ -217,7 +218,7 @@ impl Verifier {
         &self,
         authorization_header: Option<&str>,
         access: Access,
-    ) -> Result<Caller, AuthError> {
+    ) -> Result<Arc<Caller>, AuthError> {
         let header = authorization_header.ok_or(AuthError::MissingHeader)?;
         let token = jwt::bearer_token(header)?;
         let now = jwt::now_seconds() as f64;
@@ -253,7 +254,7 @@ impl Verifier {
             now: jwt::now_seconds(),
         };
         checks.check(&claims)?;
-        let caller = scope::caller_from_claims(&claims, &self.permissions);
+        let caller = Arc::new(scope::caller_from_claims(&claims, &self.permissions));
         self.remember(token, &claims, &caller, generation);
         scope::require(&caller.scopes, access, &self.permissions)?;
         Ok(caller)
@@ -274,7 +275,7 @@ impl Verifier {
         &self,
         authorization_header: Option<&str>,
         access: Access,
-    ) -> Result<Caller, AuthError> {
+    ) -> Result<Arc<Caller>, AuthError> {
         let first = self.verify(authorization_header, access);
         let Some(remote) = &self.remote else {
             return first;
@@ -374,7 +375,13 @@ impl Verifier {
         }
     }
 
-    fn remember(&self, token: &str, claims: &serde_json::Value, caller: &Caller, generation: u64) {
+    fn remember(
+        &self,
+        token: &str,
+        claims: &serde_json::Value,
+        caller: &Arc<Caller>,
+        generation: u64,
+    ) {
         let leeway = self.leeway as f64;
         let seconds = |name: &str| claims.get(name).and_then(serde_json::Value::as_f64);
         // `check` has just required exp (and iat, with exp - iat at most the maximum lifetime,

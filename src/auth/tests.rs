@@ -68,7 +68,11 @@ pub(super) fn unsigned(alg: &str, claims: &Value) -> String {
     )
 }
 
-pub(super) fn check(s: &AuthSettings, token: &str, access: Access) -> Result<Caller, AuthError> {
+pub(super) fn check(
+    s: &AuthSettings,
+    token: &str,
+    access: Access,
+) -> Result<std::sync::Arc<Caller>, AuthError> {
     let header = format!("Bearer {token}");
     let result = Verifier::new(s).unwrap().verify(Some(&header), access);
     if let Err(e) = &result {
@@ -81,7 +85,7 @@ pub(super) fn check(s: &AuthSettings, token: &str, access: Access) -> Result<Cal
     result
 }
 
-pub(super) fn invalid(r: Result<Caller, AuthError>, words: &str) {
+pub(super) fn invalid(r: Result<std::sync::Arc<Caller>, AuthError>, words: &str) {
     match r {
         Err(AuthError::InvalidToken(m)) => assert!(m.contains(words), "{m:?} lacks {words:?}"),
         other => panic!("expected InvalidToken({words}), got {other:?}"),

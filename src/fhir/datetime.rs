@@ -7,19 +7,77 @@
 //! Years are held to 0001–9999 both as written and once converted to UTC: XML Schema has no
 //! year 0000, and `time` cannot convert beyond 9999 (its `to_offset` panics there).
 
-use std::sync::LazyLock;
-
-use regex::Regex;
 use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
-static VALUE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2})",
-        r"(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?",
-        r"(Z|([+-])([0-9]{2}):([0-9]{2}))?)?)?)?$"
-    ))
-    .expect("static regex")
-});
+/// The parts of a value, as the pattern
+/// `^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2})(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?(Z|([+-])([0-9]{2}):([0-9]{2}))?)?)?)?$`
+/// captures them (group 0 unused): year, month, day, hour, minute, second, fraction, zone,
+/// zone sign, zone hours, zone minutes. None when the text does not match it.
+///
+/// Read by hand: a regex with captures cost more than the rest of reading a date, and every
+/// registration reads several. Each optional part begins with its own character (`-`, `T`,
+/// `:`, `.`, `Z`/`+`/`-`) which nothing after it can begin with, so a part that begins must
+/// be complete, as the pattern's backtracking would also conclude.
+fn groups(text: &str) -> Option<[Option<&str>; 12]> {
+    let b = text.as_bytes();
+    let digits = |at: usize, n: usize| -> Option<&str> {
+        let part = b.get(at..at + n)?;
+        part.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| &text[at..at + n])
+    };
+    let mut g: [Option<&str>; 12] = [None; 12];
+    g[1] = Some(digits(0, 4)?);
+    let mut at = 4;
+    if b.get(at) == Some(&b'-') {
+        g[2] = Some(digits(at + 1, 2)?);
+        at += 3;
+        if b.get(at) == Some(&b'-') {
+            g[3] = Some(digits(at + 1, 2)?);
+            at += 3;
+            if b.get(at) == Some(&b'T') {
+                g[4] = Some(digits(at + 1, 2)?);
+                if b.get(at + 3) != Some(&b':') {
+                    return None;
+                }
+                g[5] = Some(digits(at + 4, 2)?);
+                at += 6;
+                if b.get(at) == Some(&b':') {
+                    g[6] = Some(digits(at + 1, 2)?);
+                    at += 3;
+                    if b.get(at) == Some(&b'.') {
+                        let start = at + 1;
+                        let end =
+                            start + b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+                        if end == start {
+                            return None;
+                        }
+                        g[7] = Some(&text[start..end]);
+                        at = end;
+                    }
+                }
+                match b.get(at) {
+                    Some(b'Z') => {
+                        g[8] = Some(&text[at..at + 1]);
+                        at += 1;
+                    }
+                    Some(b'+' | b'-') => {
+                        g[9] = Some(&text[at..at + 1]);
+                        g[10] = Some(digits(at + 1, 2)?);
+                        if b.get(at + 3) != Some(&b':') {
+                            return None;
+                        }
+                        g[11] = Some(digits(at + 4, 2)?);
+                        g[8] = Some(&text[at..at + 6]);
+                        at += 6;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    (at == b.len()).then_some(g)
+}
 
 /// How finely a value was written; it decides the interval the value covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,10 +113,13 @@ pub enum DateTimeError {
 
 /// Reads a value at any precision (see the module notes).
 pub fn parse(text: &str) -> Result<FhirTime, DateTimeError> {
-    let caps = VALUE.captures(text).ok_or(DateTimeError::Malformed)?;
-    let num = |i: usize| caps.get(i).and_then(|m| m.as_str().parse::<u8>().ok());
-    let year: i32 = caps[1].parse().map_err(|_| DateTimeError::Malformed)?;
-    let month = match caps.get(2) {
+    let caps = groups(text).ok_or(DateTimeError::Malformed)?;
+    let num = |i: usize| caps[i].and_then(|m| m.parse::<u8>().ok());
+    let year: i32 = caps[1]
+        .unwrap_or("")
+        .parse()
+        .map_err(|_| DateTimeError::Malformed)?;
+    let month = match caps[2] {
         Some(_) => Month::try_from(num(2).ok_or(DateTimeError::Malformed)?)
             .map_err(|_| DateTimeError::Malformed)?,
         None => Month::January,
@@ -68,13 +129,18 @@ pub fn parse(text: &str) -> Result<FhirTime, DateTimeError> {
     }
     let date = Date::from_calendar_date(year, month, num(3).unwrap_or(1))
         .map_err(|_| DateTimeError::Malformed)?;
-    let fraction = caps.get(7).map_or("", |m| m.as_str());
-    // Nanoseconds are as fine as `time` goes; further digits cannot change a column.
-    let nanos = match fraction {
+    let fraction = caps[7].unwrap_or("");
+    // Nanoseconds are as fine as `time` goes; further digits cannot change a column. The
+    // first nine digits, as if padded with zeros to nine.
+    let nanos = match &fraction[..fraction.len().min(9)] {
         "" => 0,
-        digits => format!("{:0<9}", &digits[..digits.len().min(9)])
-            .parse::<u32>()
-            .map_err(|_| DateTimeError::Malformed)?,
+        digits => {
+            let scale = 10u32.pow(9 - digits.len() as u32);
+            digits
+                .parse::<u32>()
+                .map_err(|_| DateTimeError::Malformed)?
+                * scale
+        }
     };
     let time = Time::from_hms_nano(
         num(4).unwrap_or(0),
@@ -83,10 +149,10 @@ pub fn parse(text: &str) -> Result<FhirTime, DateTimeError> {
         nanos,
     )
     .map_err(|_| DateTimeError::Malformed)?;
-    let offset = match caps.get(9) {
+    let offset = match caps[9] {
         None => UtcOffset::UTC,
         Some(sign) => zone(
-            sign.as_str(),
+            sign,
             num(10).ok_or(DateTimeError::Malformed)?,
             num(11).ok_or(DateTimeError::Malformed)?,
         )
@@ -96,13 +162,13 @@ pub fn parse(text: &str) -> Result<FhirTime, DateTimeError> {
         .ok_or(DateTimeError::OutOfRange)?;
     let precision = if !fraction.is_empty() {
         Precision::Fraction
-    } else if caps.get(6).is_some() {
+    } else if caps[6].is_some() {
         Precision::Second
-    } else if caps.get(4).is_some() {
+    } else if caps[4].is_some() {
         Precision::Minute
-    } else if caps.get(3).is_some() {
+    } else if caps[3].is_some() {
         Precision::Day
-    } else if caps.get(2).is_some() {
+    } else if caps[2].is_some() {
         Precision::Month
     } else {
         Precision::Year
@@ -110,7 +176,7 @@ pub fn parse(text: &str) -> Result<FhirTime, DateTimeError> {
     Ok(FhirTime {
         start,
         precision,
-        zoned: caps.get(8).is_some(),
+        zoned: caps[8].is_some(),
         fraction_digits: fraction.len(),
     })
 }
@@ -203,6 +269,65 @@ mod tests {
         );
         assert_eq!(interval("9999").1, None);
         assert_eq!(interval("9999-12-31T23:59:59.999Z").1, None);
+    }
+
+    /// The pattern `groups` reads by hand, as a regex.
+    fn pattern_groups(text: &str) -> Option<Vec<Option<String>>> {
+        let re = regex::Regex::new(concat!(
+            r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2})",
+            r"(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?",
+            r"(Z|([+-])([0-9]{2}):([0-9]{2}))?)?)?)?$"
+        ))
+        .unwrap();
+        let caps = re.captures(text)?;
+        Some(
+            (0..12)
+                .map(|i| {
+                    (i > 0)
+                        .then(|| caps.get(i).map(|m| m.as_str().to_string()))
+                        .flatten()
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_hand_reader_reads_what_the_pattern_reads() {
+        let seeds = [
+            "2019",
+            "2019-02",
+            "2019-02-01",
+            "2019-02-01T10:00",
+            "2019-02-01T10:00Z",
+            "2019-02-01T10:00:05",
+            "2019-02-01T10:00:05.123",
+            "2019-02-01T10:00:05.123456789012Z",
+            "2019-02-01T10:00:05+01:00",
+            "2019-02-01T10:00:05.1-14:00",
+            "2019-02-01T10:00-05:30",
+        ];
+        // Every seed, every prefix of it, and each with one character changed to one of the
+        // characters the pattern cares about (or one it does not), or one added.
+        let mut cases: Vec<String> = Vec::new();
+        for seed in seeds {
+            for end in 0..=seed.len() {
+                cases.push(seed[..end].to_string());
+            }
+            for i in 0..=seed.len() {
+                for c in ["0", "9", "-", "+", ":", ".", "T", "Z", "a", " ", "é", "\n"] {
+                    let (head, tail) = seed.split_at(i);
+                    cases.push(format!("{head}{c}{tail}"));
+                    if !tail.is_empty() {
+                        cases.push(format!("{head}{c}{}", &tail[1..]));
+                    }
+                }
+            }
+        }
+        for case in &cases {
+            let hand =
+                groups(case).map(|g| g.iter().map(|p| p.map(str::to_string)).collect::<Vec<_>>());
+            assert_eq!(hand, pattern_groups(case), "{case:?}");
+        }
     }
 
     #[test]

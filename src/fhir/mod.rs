@@ -155,6 +155,11 @@ pub fn write_json(resource: &Value) -> Vec<u8> {
     json_write::write(resource)
 }
 
+/// `text` as a JSON string, exactly as serde_json writes it.
+pub fn write_json_string(text: &str, out: &mut Vec<u8>) {
+    json_write::string(text, out)
+}
+
 /// XML declaration plus the resource in the FHIR namespace, compact.
 pub fn write_xml(resource: &Value) -> Vec<u8> {
     xml_write::write(resource)

@@ -57,32 +57,101 @@ pub fn check_extension(map: &Map<String, Value>, path: &str, issues: &mut Vec<Is
     issues.push(Issue::new(path, "invalid", msg));
 }
 
+/// `path.name`. Paths are built for every member present, so by appending: `format!` cost
+/// over a thousand instructions each.
+fn child(path: &str, name: &str) -> String {
+    let mut p = String::with_capacity(path.len() + 1 + name.len());
+    p.push_str(path);
+    p.push('.');
+    p.push_str(name);
+    p
+}
+
+/// `path[i]`, as [`child`].
+fn indexed(path: &str, i: usize) -> String {
+    let mut p = String::with_capacity(path.len() + 4);
+    p.push_str(path);
+    p.push('[');
+    let mut digits = [0u8; 20];
+    let mut n = i;
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    p.extend(digits[at..].iter().map(|&d| char::from(d)));
+    p.push(']');
+    p
+}
+
+/// Looks up `_name` members of one object.
+struct Sibling<'m> {
+    map: &'m Map<String, Value>,
+    /// Whether the object has any key starting with `_`.
+    any: bool,
+    name: String,
+}
+
+impl<'m> Sibling<'m> {
+    /// The `_name` member for `name`, if the object has it.
+    fn get(&mut self, name: &str) -> Option<&'m Value> {
+        if !self.any {
+            return None;
+        }
+        self.name.clear();
+        self.name.push('_');
+        self.name.push_str(name);
+        self.map.get(self.name.as_str())
+    }
+}
+
 /// Primitives other than XML attributes (id, url) may have a `_name` sibling.
 fn has_sibling(el: &ElementDef, c: &Choice) -> bool {
     matches!(c.kind, Kind::Primitive(_)) && !el.attr
 }
 
 fn object(td: &TypeDef, map: &Map<String, Value>, path: &str, issues: &mut Vec<Issue>) {
+    // `_name` siblings are rare: they are looked up only when the object has a key starting
+    // with `_` (otherwise every such lookup misses), in one reused buffer.
+    let mut sibling = Sibling {
+        map,
+        any: map.keys().any(|k| k.starts_with('_')),
+        name: String::new(),
+    };
     for el in td.elements {
-        let present: Vec<&Choice> = el
-            .choices
-            .iter()
-            .filter(|c| {
-                map.contains_key(c.name)
-                    || (has_sibling(el, c) && map.contains_key(&format!("_{}", c.name)))
-            })
-            .collect();
-        if present.is_empty() && el.min > 0 {
-            missing(el, path, issues);
+        // Which of the element's types are given. Most elements are absent and most of the rest
+        // have one type given, so the first is kept and any others only counted here.
+        let given = |c: &Choice, sibling: &mut Sibling| {
+            map.contains_key(c.name) || (has_sibling(el, c) && sibling.get(c.name).is_some())
+        };
+        let mut first: Option<&Choice> = None;
+        let mut count = 0;
+        for c in el.choices {
+            if given(c, &mut sibling) {
+                first = first.or(Some(c));
+                count += 1;
+            }
         }
-        if present.len() > 1 {
+        let Some(first) = first else {
+            if el.min > 0 {
+                missing(el, path, issues);
+            }
+            continue;
+        };
+        if count > 1 {
             let p = format!("{path}.{}", el.display_name());
             issues.push(Issue::new(&p, "structure", "only one type may be given"));
         }
-        for c in present {
-            let under = map.get(&format!("_{}", c.name));
-            let p = format!("{path}.{}", c.name);
-            member(el, c, map.get(c.name), under, &p, issues);
+        for c in el.choices {
+            if std::ptr::eq(c, first) || (count > 1 && given(c, &mut sibling)) {
+                let p = child(path, c.name);
+                let under = sibling.get(c.name);
+                member(el, c, map.get(c.name), under, &p, issues);
+            }
         }
     }
     let is_resource = structure::resource_def(td.name).is_some();
@@ -133,7 +202,7 @@ fn member(
         .map_or(0, <[Value]>::len)
         .max(unders.map_or(0, <[Value]>::len));
     for i in 0..n {
-        let p = format!("{path}[{i}]");
+        let p = indexed(path, i);
         let v = vals.and_then(|a| a.get(i));
         let u = unders.and_then(|a| a.get(i));
         item(c, v, u, &p, true, issues);

@@ -4,6 +4,7 @@
 //! escaped and cut short (`log_escape`), so no request can forge or flood a log line.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -41,7 +42,11 @@ where
         let (status, caller) = match &outcome {
             Ok(response) => (
                 response.status().as_u16(),
-                response.request().extensions().get::<Caller>().cloned(),
+                response
+                    .request()
+                    .extensions()
+                    .get::<Arc<Caller>>()
+                    .cloned(),
             ),
             Err(e) => (e.as_response_error().status_code().as_u16(), None),
         };

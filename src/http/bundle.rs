@@ -59,6 +59,14 @@ fn entry_shell(e: &Entry) -> Map<String, Value> {
     v
 }
 
+/// Bytes an entry adds besides its fullUrl and resource (member names, `search`, `request`).
+const ENTRY_OVERHEAD: usize = 96;
+
+/// A JSON string, escaped as serde_json writes it.
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    fhir::write_json_string(text, out);
+}
+
 pub fn render(
     kind: &str,
     total: Option<usize>,
@@ -73,27 +81,35 @@ pub fn render(
             if entries.is_empty() {
                 return Ok(out);
             }
+            // Room for every entry at once: the resources are most of the answer.
+            let room: usize = entries
+                .iter()
+                .map(|e| e.full_url.len() + e.resource.len() + ENTRY_OVERHEAD)
+                .sum();
+            out.reserve(room + 16);
             out.pop(); // the head's closing brace
             out.extend_from_slice(b",\"entry\":[");
             for (i, e) in entries.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                // Entry members in STU3 order: fullUrl, resource, search, request.
+                // Entry members in STU3 order: fullUrl, resource, search, request; inside
+                // `search` and `request`, members in the order `entry_shell`'s map gives them.
                 out.extend_from_slice(b"{\"fullUrl\":");
-                serde_json::to_writer(&mut out, &e.full_url)
-                    .map_err(|e| Error::caused("writing a Bundle", e))?;
+                json_string(&mut out, &e.full_url);
                 out.extend_from_slice(b",\"resource\":");
                 out.extend_from_slice(e.resource.as_bytes());
-                let shell = entry_shell(e);
-                for key in ["search", "request"] {
-                    if let Some(v) = shell.get(key) {
-                        out.extend_from_slice(b",\"");
-                        out.extend_from_slice(key.as_bytes());
-                        out.extend_from_slice(b"\":");
-                        serde_json::to_writer(&mut out, v)
-                            .map_err(|e| Error::caused("writing a Bundle", e))?;
-                    }
+                if let Some(mode) = e.search_mode {
+                    out.extend_from_slice(b",\"search\":{\"mode\":");
+                    json_string(&mut out, mode);
+                    out.push(b'}');
+                }
+                if let Some((method, url)) = &e.request {
+                    out.extend_from_slice(b",\"request\":{\"method\":");
+                    json_string(&mut out, method);
+                    out.extend_from_slice(b",\"url\":");
+                    json_string(&mut out, url);
+                    out.push(b'}');
                 }
                 out.push(b'}');
             }

@@ -40,7 +40,7 @@ async fn cancel(
         if_match,
         body: &bytes,
         format: body_format,
-        caller_org: caller.org,
+        caller_org: caller.org.clone(),
     };
     let stored = service::cancel::cancel(&state.store, request).await?;
     state.metrics.cancellations.inc();

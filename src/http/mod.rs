@@ -40,6 +40,17 @@ pub struct AppState {
     pub page_sizes: crate::registry::search::PageSizes,
 }
 
+/// `{base_url}/Appointment/{id}`. Appended rather than formatted: `format!` cost over a
+/// thousand instructions a URL, and a search page builds one per entry.
+pub fn appointment_url(base_url: &str, id: &str) -> String {
+    const PATH: &str = "/Appointment/";
+    let mut url = String::with_capacity(base_url.len() + PATH.len() + id.len());
+    url.push_str(base_url);
+    url.push_str(PATH);
+    url.push_str(id);
+    url
+}
+
 /// The router. `metadata.rs` describes these same routes in the CapabilityStatement, and a
 /// test walks both so they cannot drift apart.
 pub fn routes(cfg: &mut web::ServiceConfig) {

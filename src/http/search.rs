@@ -159,7 +159,7 @@ async fn bundle_for(
                 }
             };
             Ok(Entry {
-                full_url: format!("{}/Appointment/{}", state.base_url, f.key.id),
+                full_url: super::appointment_url(&state.base_url, &f.key.id),
                 resource,
                 search_mode: Some("match"),
                 request: None,

@@ -20,15 +20,21 @@ pub fn versioned(
     stored: &StoredVersion,
     format: Format,
 ) -> Result<HttpResponse, Error> {
-    let location = format!("{}/Appointment/{}", state.base_url, stored.id);
+    let location = super::appointment_url(&state.base_url, &stored.id);
+    let version = stored.version.to_string();
+    let mut content_location = String::with_capacity(location.len() + 10 + version.len());
+    content_location.push_str(&location);
+    content_location.push_str("/_history/");
+    content_location.push_str(&version);
+    let mut etag = String::with_capacity(version.len() + 4);
+    etag.push_str("W/\"");
+    etag.push_str(&version);
+    etag.push('"');
     let mut builder = HttpResponse::build(status);
     builder
-        .insert_header((header::LOCATION, location.clone()))
-        .insert_header((
-            header::CONTENT_LOCATION,
-            format!("{location}/_history/{}", stored.version),
-        ))
-        .insert_header((header::ETAG, format!("W/\"{}\"", stored.version)));
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CONTENT_LOCATION, content_location))
+        .insert_header((header::ETAG, etag));
     if let Some(date) = respond::http_date(&stored.last_updated) {
         builder.insert_header((header::LAST_MODIFIED, date));
     }

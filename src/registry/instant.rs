@@ -45,8 +45,37 @@ pub fn to_column(at: OffsetDateTime) -> String {
     } else {
         time::macros::datetime!(9999-12-31 23:59:59.999 UTC)
     });
-    // Formatting a date within 0001–9999 with this description cannot fail.
-    utc.format(COLUMN).unwrap_or_default()
+    // COLUMN's text, written digit by digit: `time`'s formatter took more than the rest of
+    // turning a registration's two instants into columns. `column_text_is_the_description_s`
+    // holds the two to the same text.
+    let mut text = [0u8; 24];
+    let mut put = |at: usize, value: u32, width: usize| {
+        let mut v = value;
+        for i in (at..at + width).rev() {
+            text[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    // Within 0001–9999 (in_range, or the clamp above): four digits, no sign.
+    put(0, utc.year().unsigned_abs(), 4);
+    put(5, u32::from(u8::from(utc.month())), 2);
+    put(8, u32::from(utc.day()), 2);
+    put(11, u32::from(utc.hour()), 2);
+    put(14, u32::from(utc.minute()), 2);
+    put(17, u32::from(utc.second()), 2);
+    put(20, u32::from(utc.millisecond()), 3);
+    for (at, c) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (23, b'Z'),
+    ] {
+        text[at] = c;
+    }
+    text.iter().map(|&b| char::from(b)).collect()
 }
 
 /// Whether `text` is column text exactly as [`to_column`] writes it (paging tokens carry it).
@@ -62,6 +91,22 @@ pub fn now_column() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_text_is_the_description_s() {
+        use time::macros::datetime;
+        for at in [
+            datetime!(2019-02-01 10:51:23.620 UTC),
+            datetime!(0001-01-01 00:00:00 UTC),
+            datetime!(9999-12-31 23:59:59.999_999_999 UTC),
+            datetime!(2024-02-29 09:05:07.000_999 +05:30),
+            datetime!(0999-10-10 23:00:00.5 -01:00),
+            datetime!(2026-11-24 00:00:00.123_456_789 UTC),
+        ] {
+            let utc = at.to_offset(time::UtcOffset::UTC);
+            assert_eq!(to_column(at), utc.format(COLUMN).unwrap(), "{at}");
+        }
+    }
 
     #[test]
     fn accepts_full_instants() {

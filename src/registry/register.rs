@@ -57,8 +57,13 @@ pub fn check(resource: &Value, already: &[String]) -> Result<Registration, Vec<P
         })
     };
 
+    // Whether any key starts with `_`: only then can a forbidden element's `_name` be there.
+    let underscored = resource
+        .as_object()
+        .is_some_and(|map| map.keys().any(|k| k.starts_with('_')));
     for (name, why) in FORBIDDEN {
-        let present = resource.get(name).is_some() || resource.get(format!("_{name}")).is_some();
+        let present = resource.get(name).is_some()
+            || (underscored && resource.get(format!("_{name}")).is_some());
         if present {
             problems.push(rule(
                 format!("Appointment.{name}"),
@@ -116,25 +121,26 @@ fn required_instant(
     reported: &dyn Fn(&str) -> bool,
     problems: &mut Vec<Problem>,
 ) -> Option<String> {
-    let path = format!("Appointment.{name}");
+    // Named only when there is something to report.
+    let path = || format!("Appointment.{name}");
     match resource.get(name) {
         None => {
-            if !reported(&path) {
-                problems.push(missing(&path, "a FHIR instant"));
+            if !reported(&path()) {
+                problems.push(missing(&path(), "a FHIR instant"));
             }
             None
         }
         Some(Value::String(text)) => match instant::parse(text) {
             Ok(at) => Some(instant::to_column(at)),
             Err(why) => {
-                if !reported(&path) {
+                if !reported(&path()) {
                     problems.push(
                         Problem::new(
                             "value",
                             SpineCode::InvalidResource,
                             format!("'{text}' is {why}"),
                         )
-                        .at(path),
+                        .at(path()),
                     );
                 }
                 None

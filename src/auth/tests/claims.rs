@@ -5,7 +5,7 @@ use serde_json::json;
 use super::{check, claims, hs, now, settings, AUD};
 use crate::auth::*;
 
-fn invalid(r: Result<Caller, AuthError>, words: &str) {
+fn invalid(r: Result<std::sync::Arc<Caller>, AuthError>, words: &str) {
     match r {
         Err(AuthError::InvalidToken(m)) => assert!(m.contains(words), "{m:?} lacks {words:?}"),
         other => panic!("expected InvalidToken({words}), got {other:?}"),
