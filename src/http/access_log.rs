@@ -3,7 +3,9 @@
 //! client-certificate subject. Never the token or the body. Every field a client chooses is
 //! escaped and cut short (`log_escape`), so no request can forge or flood a log line.
 
+use std::cell::Cell;
 use std::future::Future;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,7 +31,9 @@ where
     let method_label = method_label(req.method());
     let method = escape(req.method().as_str()).into_owned();
     let path = req.path().to_string();
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    // Filled in by the resource that answers (`route_taken`); see `route` below.
+    let taken = RouteSlot::default();
+    req.extensions_mut().insert(taken.clone());
     let cert = req
         .conn_data::<PeerCertificate>()
         .and_then(|c| c.subject.clone());
@@ -39,6 +43,17 @@ where
         let outcome = call.await;
         let elapsed = started.elapsed();
         // An error (a panic caught by `panic_guard`) is logged and counted like any answer.
+        // The pattern of the resource that answered; when none did (or a guard turned the
+        // request away from it), the first pattern of the table the path matches, as
+        // `match_pattern` gives it, else "unmatched".
+        let route: std::borrow::Cow<'static, str> = match (taken.0.get(), &outcome) {
+            (Some(pattern), _) => pattern.into(),
+            (None, Ok(response)) => response
+                .request()
+                .match_pattern()
+                .map_or("unmatched".into(), Into::into),
+            (None, Err(_)) => "unmatched".into(),
+        };
         let (status, caller) = match &outcome {
             Ok(response) => (
                 response.status().as_u16(),
@@ -58,12 +73,12 @@ where
             state
                 .metrics
                 .requests
-                .with_label_values(&[route.as_str(), method_label, status_text.as_str()])
+                .with_label_values(&[route.as_ref(), method_label, status_text.as_str()])
                 .inc();
             state
                 .metrics
                 .latency
-                .with_label_values(&[route.as_str()])
+                .with_label_values(&[route.as_ref()])
                 .observe(elapsed.as_secs_f64());
         }
         // Claims and the certificate subject are the caller's text: escaped, so that nothing in
@@ -78,6 +93,18 @@ where
             escape(cert.as_deref().unwrap_or("-")),
         );
         outcome
+    }
+}
+
+/// Where the resource that answers a request leaves its route pattern for the access log.
+#[derive(Clone, Default)]
+struct RouteSlot(Rc<Cell<Option<&'static str>>>);
+
+/// Called by a resource of the route table as it takes a request: its pattern is the request's
+/// route label.
+pub fn route_taken(req: &ServiceRequest, pattern: &'static str) {
+    if let Some(slot) = req.extensions().get::<RouteSlot>() {
+        slot.0.set(Some(pattern));
     }
 }
 
