@@ -181,6 +181,27 @@ impl Error {
         }
     }
 
+    /// Whether SQLite refused at once because a lock was held (SQLITE_BUSY or SQLITE_LOCKED):
+    /// worth trying again where waiting is allowed.
+    pub fn is_sqlite_busy(&self) -> bool {
+        let Error::Internal {
+            source: Some(source),
+            ..
+        } = self
+        else {
+            return false;
+        };
+        source
+            .downcast_ref::<rusqlite::Error>()
+            .and_then(rusqlite::Error::sqlite_error_code)
+            .is_some_and(|c| {
+                matches!(
+                    c,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                )
+            })
+    }
+
     /// This error and every cause under it, `outer: inner: innermost`, for the log.
     pub fn chain(&self) -> String {
         crate::error_chain::chain(self)
@@ -229,5 +250,21 @@ mod tests {
             chain.starts_with("database: UNIQUE constraint failed"),
             "{chain}"
         );
+    }
+
+    /// What sends an inline keyed read to the blocking pool: a lock, and nothing else.
+    #[test]
+    fn busy_and_locked_are_told_apart_from_other_failures() {
+        let sqlite = |code| {
+            Error::from(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+        };
+        assert!(sqlite(rusqlite::ffi::SQLITE_BUSY).is_sqlite_busy());
+        assert!(sqlite(rusqlite::ffi::SQLITE_LOCKED).is_sqlite_busy());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_CONSTRAINT).is_sqlite_busy());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_IOERR).is_sqlite_busy());
+        assert!(!Error::NotFound("x".into()).is_sqlite_busy());
     }
 }

@@ -97,7 +97,14 @@ impl PgTls {
         match (&self.root_cert, self.mode) {
             (_, SslMode::Disable) => format!("sslmode={mode}: no TLS"),
             (Some(root), _) => format!(
-                "sslmode={mode}: the server's certificate must chain to sslrootcert {}{}",
+                "sslmode={mode}: {}the server's certificate must chain to sslrootcert {}{}",
+                // libpq's prefer: a server (or anyone between) that offers no TLS is talked to
+                // in plain text, certificate or not.
+                if self.mode == SslMode::Prefer {
+                    "plain text if the server offers no TLS; with TLS, "
+                } else {
+                    ""
+                },
                 root.display(),
                 if self.verifies_host() {
                     " and name the host connected to"
@@ -202,8 +209,19 @@ fn take(tls: &mut PgTls, key: &str, value: &str) -> Result<bool, String> {
 fn split_uri(url: &str, scheme_len: usize, tls: &mut PgTls) -> Result<String, String> {
     let body = &url[scheme_len..];
     // As tokio-postgres reads it: credentials up to the first '@', then hosts and path up to
-    // the first '?'.
-    let after_credentials = body.find('@').map_or(0, |at| at + 1);
+    // the first '?'. libpq ends the credentials at an '@' before the first '/' only, so a
+    // later '@' would make the two read different hosts, users and TLS keys: refused.
+    let at = body.find('@');
+    if let Some(at) = at {
+        if body[..at].contains(['/', '?']) {
+            return Err(
+                "an '@' after the host or in the query: write it as %40 (a password \
+                        holding '/', '?' or '@' is written percent-encoded too)"
+                    .into(),
+            );
+        }
+    }
+    let after_credentials = at.map_or(0, |at| at + 1);
     let Some(query_at) = body[after_credentials..]
         .find('?')
         .map(|q| scheme_len + after_credentials + q)

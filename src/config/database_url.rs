@@ -50,27 +50,35 @@ pub fn mask_password(url: &str) -> String {
         return out;
     }
     let (scheme, body) = url.split_once("://").unwrap_or(("", url));
-    let (main, query) = match body.split_once('?') {
-        Some((m, q)) => (m, Some(q)),
-        None => (body, None),
+    // The credentials end at the first '@' wherever it is, as the PostgreSQL client reads them:
+    // a raw '/' or '?' in a password stays behind the mask.
+    let (userinfo, rest) = match body.find('@') {
+        Some(at) => (Some(&body[..at]), &body[at + 1..]),
+        None => (None, body),
     };
-    let (authority, path) = match main.find('/') {
-        Some(i) => (&main[..i], &main[i..]),
-        None => (main, ""),
-    };
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:{MASK}@{hosts}"),
-            None => format!("{userinfo}@{hosts}"),
+    let userinfo = match userinfo {
+        Some(userinfo) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:{MASK}@"),
+            None => format!("{userinfo}@"),
         },
-        None => authority.to_string(),
+        None => String::new(),
     };
-    let mut out = format!("{scheme}://{authority}{path}");
+    let (main, query) = match rest.split_once('?') {
+        Some((m, q)) => (m, Some(q)),
+        None => (rest, None),
+    };
+    let mut out = format!("{scheme}://{userinfo}{main}");
     if let Some(query) = query {
+        // Keys compared as the client reads them: percent-decoded (`passw%6Frd` too).
         let pairs: Vec<String> = query
             .split('&')
             .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if k == "password" => format!("{k}={MASK}"),
+                Some((k, _))
+                    if percent_encoding::percent_decode_str(k).decode_utf8_lossy()
+                        == "password" =>
+                {
+                    format!("{k}={MASK}")
+                }
                 _ => pair.to_string(),
             })
             .collect();
@@ -115,6 +123,20 @@ mod tests {
             (
                 "host=pg1,pg2 user=reg password=s3cret dbname=registry",
                 "host=pg1,pg2 user=reg password=*** dbname=registry",
+            ),
+            // Raw '/', '?' in a password: the client's credentials still end at the first '@'.
+            (
+                "postgresql://reg:s3/cret@pg1/registry",
+                "postgresql://reg:***@pg1/registry",
+            ),
+            (
+                "postgresql://reg:s3?cret@pg1/registry",
+                "postgresql://reg:***@pg1/registry",
+            ),
+            // A key the client percent-decodes to `password`.
+            (
+                "postgresql://pg1/registry?passw%6Frd=s3cret",
+                "postgresql://pg1/registry?passw%6Frd=***",
             ),
             (
                 "host=pg1 password = 'a b\\' c' dbname=registry",

@@ -151,6 +151,16 @@ fn settings_that_cannot_work_are_refused_naming_the_key_never_the_password() {
             "postgresql://reg:s3cret@pg1/registry?ssl=false",
             "only ssl=true",
         ),
+        // An '@' past the host: libpq and the client would read different hosts and TLS keys
+        // (here libpq keeps verify-full, the client would see none of it).
+        (
+            "postgresql://pg1/registry?sslmode=verify-full&sslrootcert=/etc/pg@db2/ca.pem",
+            "write it as %40",
+        ),
+        (
+            "postgresql://reg:s3/cret@pg1/registry?sslmode=require",
+            "write it as %40",
+        ),
         // An unquoted password with a space: the rest of it must not be quoted back.
         ("host=pg1 password=s3 cret sslmode=require", "key='a b'"),
         ("host=pg1 password='s3cret", "key='a b'"),

@@ -19,6 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::NewAppointment;
 use super::{
@@ -197,16 +198,26 @@ impl SqliteStore {
     /// Runs `f`, a lookup of one row by its primary key, on this thread when a pooled reader is
     /// free at once, else as [`read`](Self::read). Such a read takes a few microseconds from
     /// SQLite's page cache (a WAL reader never waits for the writer), less than handing it to a
-    /// blocking thread and waking this one again; the event loop is held no longer than that.
+    /// blocking thread and waking this one again. It never waits here: with no busy timeout, a
+    /// read that would wait for a lock (WAL recovery, an admin's exclusive lock) is refused at
+    /// once and goes to the blocking pool, where waiting holds no event loop.
     async fn read_keyed<T, F>(&self, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+        F: Fn(&Connection) -> Result<T, Error> + Send + 'static,
     {
-        match self.readers.try_get() {
-            Some(conn) => f(&conn),
-            None => self.read(f).await,
+        if let Some(conn) = self.readers.try_get() {
+            // sqlite3_busy_timeout cannot fail on an open connection.
+            if conn.busy_timeout(Duration::ZERO).is_ok() {
+                let inline = f(&conn);
+                let _ = conn.busy_timeout(schema::BUSY_TIMEOUT);
+                match inline {
+                    Err(e) if e.is_sqlite_busy() => {}
+                    done => return done,
+                }
+            }
         }
+        self.read(f).await
     }
 
     /// Finishes queued writes, checkpoints the WAL and stops the writer.

@@ -13,12 +13,16 @@ pub const VERSION: i64 = 2;
 
 const SCHEMA: &str = include_str!("../../../schema.sql");
 
+/// How long a connection waits for a lock (an admin's sqlite3 session holding one).
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Connection settings every connection uses: WAL so readers never block the writer,
 /// FULL sync so an acknowledged write survives power loss, and a busy timeout for admins'
 /// sqlite3 sessions holding a lock.
 pub fn configure(conn: &Connection, synchronous: &str) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch(&format!(
-        "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
     ))
 }
 
