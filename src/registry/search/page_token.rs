@@ -5,7 +5,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use super::{invalid, PageKey, SearchQuery};
+use super::{invalid, PageKey, SearchQuery, TOTAL_LIMIT};
 use crate::error::Error;
 use crate::fhir;
 use crate::registry::instant;
@@ -61,9 +61,14 @@ pub fn read(token: &str, query: &SearchQuery) -> Result<Read, Error> {
     }
     let total = match total {
         "" => None,
-        digits if digits.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(digits.parse().map_err(|_| bad())?)
-        }
+        // The registry writes no total past the limit: a larger one was not written here.
+        digits if digits.bytes().all(|b| b.is_ascii_digit()) => Some(
+            digits
+                .parse()
+                .ok()
+                .filter(|n| *n <= TOTAL_LIMIT)
+                .ok_or_else(bad)?,
+        ),
         _ => return Err(bad()),
     };
     Ok(Read {
