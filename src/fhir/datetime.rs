@@ -357,4 +357,30 @@ mod tests {
             assert_eq!(parse(far), Err(DateTimeError::OutOfRange), "{far}");
         }
     }
+
+    /// The hand-written reader slices the text by position: every byte position of a full
+    /// dateTime replaced by a multi-byte or non-ASCII digit character, and fractions of any
+    /// length, are refused or read, never a panic; the instant reader and the column check too.
+    #[test]
+    fn no_character_anywhere_makes_the_readers_panic() {
+        let full = "2019-02-01T10:51:23.123+05:30";
+        for at in 0..=full.len() {
+            for odd in ["é", "２", "\u{10FFFF}", "\0", "-", ":", ".", "T", "Z", "+"] {
+                let text = format!("{}{odd}{}", &full[..at], &full[at.min(full.len())..]);
+                let replaced = format!("{}{odd}{}", &full[..at], full.get(at + 1..).unwrap_or(""));
+                for t in [text, replaced] {
+                    let _ = parse(&t);
+                    let _ = crate::registry::instant::parse(&t);
+                    let _ = crate::registry::instant::is_column(&t);
+                }
+            }
+        }
+        for digits in [1, 9, 10, 40, 10_000] {
+            let t = format!("2019-02-01T10:51:23.{}Z", "9".repeat(digits));
+            assert!(parse(&t).is_ok(), "{digits} fraction digits");
+            // The registry's instants take at most nine (nanoseconds).
+            let instant = crate::registry::instant::parse(&t);
+            assert_eq!(instant.is_ok(), digits <= 9, "{digits}");
+        }
+    }
 }
