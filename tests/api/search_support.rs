@@ -261,3 +261,49 @@ pub async fn all_pages(app: &TestApp, first: &str, between: impl AsyncFn(usize))
     }
     pages
 }
+
+/// A query string's pairs, decoded.
+pub fn pairs(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Every shape of search the plan checks cover (tests/api/search_paging.rs on SQLite,
+/// tests/postgres/plans.rs on PostgreSQL): each filter under each sort, as a first page and as
+/// the page after one, each with its text.
+pub fn search_shapes(now: time::OffsetDateTime) -> Vec<(String, search::SearchQuery)> {
+    let filters = [
+        "",
+        "&date=2019",
+        "&date=ne2019-02",
+        "&date=ge2019&date=lt2020",
+        "&date=le2019&date=gt2018",
+        "&created=gt2019-02-01T10:00",
+        "&created=ne2019",
+        "&status=booked,cancelled",
+        "&identifier=urn:x%7Cv",
+        "&identifier=v",
+        "&date=2019&created=2019&status=booked&identifier=v",
+    ];
+    let parse = |text: &str| {
+        search::parse(&pairs(text), now, search::PageSizes::default()).expect("a valid search")
+    };
+    let mut shapes = Vec::new();
+    for sort in ["date", "-date", "created", "-created"] {
+        for filter in filters {
+            let base = format!("patient={P}&_sort={sort}{filter}");
+            let first = parse(&base);
+            let last = search::PageKey {
+                sort_value: "2030-01-01T00:00:00.000Z".into(),
+                id: "x".into(),
+            };
+            let token = first.next_params(&last, None).last().unwrap().1.clone();
+            let next_text = format!("{base}&_page={token}");
+            let next = parse(&next_text);
+            shapes.push((base, first));
+            shapes.push((next_text, next));
+        }
+    }
+    shapes
+}
