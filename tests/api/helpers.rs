@@ -180,6 +180,18 @@ impl TestApp {
         test_settings(&self.pki, db)
     }
 
+    /// The JSON CapabilityStatement of `GET /metadata` (no token).
+    pub async fn capability_statement(&self) -> Value {
+        let response = self
+            .client
+            .get(self.url("/metadata"))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("a CapabilityStatement")
+    }
+
     /// The Prometheus text of `GET /_metrics`.
     pub async fn metrics(&self) -> String {
         let response = self

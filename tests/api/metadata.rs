@@ -35,9 +35,7 @@ const ALL_CODES: [&str; 9] = [
 #[tokio::test]
 async fn metadata_needs_no_token_and_matches_the_router() {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/metadata")).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let cs: Value = response.json().await.unwrap();
+    let cs = app.capability_statement().await;
     assert_eq!(cs["resourceType"], "CapabilityStatement");
     assert_eq!(cs["fhirVersion"], "3.0.1");
     let resource = &cs["rest"][0]["resource"][0];

@@ -159,15 +159,7 @@ async fn lenient_handling_ignores_unknown_parameters_and_says_so() {
 #[tokio::test]
 async fn the_capability_statement_declares_summary_and_elements() {
     let app = spawn_app().await;
-    let cs: Value = app
-        .client
-        .get(app.url("/metadata"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cs = app.capability_statement().await;
     let names: Vec<&str> = cs["rest"][0]["searchParam"]
         .as_array()
         .unwrap()

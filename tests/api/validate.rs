@@ -162,15 +162,7 @@ async fn validate_needs_the_write_scope_and_is_declared() {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
-    let cs: Value = app
-        .client
-        .get(app.url("/metadata"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cs = app.capability_statement().await;
     // STU3 declares operations at the rest level (CapabilityStatement.rest.operation).
     let operation = &cs["rest"][0]["operation"][0];
     assert_eq!(operation["name"], "validate");
