@@ -164,7 +164,11 @@ pub fn client_builder_for(
         }
         None => builder.with_no_client_auth(),
     };
-    Client::builder().use_preconfigured_tls(config)
+    Client::builder()
+        .use_preconfigured_tls(config)
+        // Below the server's keep-alive (5 s): a connection the server is closing is never
+        // picked for the next request (hyper's IncompleteMessage after a long pause in a test).
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
 }
 
 impl TestApp {
@@ -306,9 +310,7 @@ impl TestDb {
     pub fn execute(&self, sql: &str) {
         match self {
             TestDb::Sqlite(path) => {
-                let conn = rusqlite::Connection::open(path).expect("database opens");
-                conn.busy_timeout(std::time::Duration::from_secs(10))
-                    .expect("busy timeout");
+                let conn = open_sqlite(path);
                 conn.execute_batch(sql)
                     .unwrap_or_else(|e| panic!("{sql}: {e}"));
             }
@@ -333,24 +335,12 @@ impl TestDb {
         text.parse().unwrap_or_else(|_| panic!("{sql} gave {text}"))
     }
 
-    /// The rows `sql` answers (statements before its query answer none), as text.
+    /// The rows the query `sql` answers, each column as text (None for NULL).
     pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         match self {
             TestDb::Sqlite(path) => {
-                let conn = rusqlite::Connection::open(path).expect("database opens");
-                conn.busy_timeout(std::time::Duration::from_secs(10))
-                    .expect("busy timeout");
-                let statements: Vec<&str> = sql
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                let (last, before) = statements.split_last().expect("a statement");
-                for statement in before {
-                    conn.execute_batch(statement)
-                        .unwrap_or_else(|e| panic!("{statement}: {e}"));
-                }
-                let mut stmt = conn.prepare(last).unwrap_or_else(|e| panic!("{last}: {e}"));
+                let conn = open_sqlite(path);
+                let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
                 let columns = stmt.column_count();
                 let rows = stmt
                     .query_map([], |r| {
@@ -368,7 +358,7 @@ impl TestDb {
                             })
                             .collect::<rusqlite::Result<Vec<_>>>()
                     })
-                    .unwrap_or_else(|e| panic!("{last}: {e}"));
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
                 rows.map(|r| r.expect("row")).collect()
             }
             TestDb::Postgres { url } => {
@@ -380,7 +370,7 @@ impl TestDb {
                     let messages = client
                         .simple_query(&sql)
                         .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-                    // Every statement's rows: tests put the one query last.
+                    // A query answers rows; statements around it (`execute`) answer none.
                     let mut rows = Vec::new();
                     for message in messages {
                         if let postgres::SimpleQueryMessage::Row(row) = message {
@@ -398,6 +388,14 @@ impl TestDb {
             }
         }
     }
+}
+
+/// A connection to a test server's SQLite file that waits for the server's writer.
+fn open_sqlite(path: &std::path::Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).expect("database opens");
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .expect("busy timeout");
+    conn
 }
 
 pub fn fixture(name: &str) -> String {
