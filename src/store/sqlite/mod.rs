@@ -31,6 +31,9 @@ use crate::metrics::Metrics;
 pub use ops::WriteOp;
 use writer::Writer;
 
+/// The writer's page cache: 16 MB (negative cache_size is in KiB).
+const WRITER_CACHE: &str = "PRAGMA cache_size = -16384";
+
 /// Runs a statement from the connection's statement cache: the writer runs the same few
 /// statements for every write, and parsing SQL each time cost more than executing it.
 pub(crate) fn exec(
@@ -83,14 +86,16 @@ impl SqliteStore {
         let mut conn = Connection::open(path)?;
         schema::configure(&conn, synchronous)?;
         // The writer touches every index of every table; a larger page cache than SQLite's
-        // 2 MB default keeps their upper levels in memory on a large database.
-        conn.execute_batch("PRAGMA cache_size = -32768")?;
+        // 2 MB default keeps their upper levels in memory on a large database. Seeding
+        // 1,000,000 rows took 93 s with 8 MB, 60 s with 16 MB and 58 s with 32 MB; past 16 MB
+        // the cache buys little and is resident memory (bench/RESULTS.md, "Memory").
+        conn.execute_batch(WRITER_CACHE)?;
         schema::apply(&mut conn)?;
         let reopen_path = path.to_path_buf();
         let open: writer::Opener = Box::new(move || {
             let conn = Connection::open(&reopen_path)?;
             schema::configure(&conn, synchronous)?;
-            conn.execute_batch("PRAGMA cache_size = -32768")?;
+            conn.execute_batch(WRITER_CACHE)?;
             Ok(conn)
         });
         let writer = Writer::start(conn, open, config.max_batch, metrics)
