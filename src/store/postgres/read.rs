@@ -20,14 +20,14 @@ fn to_version(row: &Row) -> StoredVersion {
     }
 }
 
-/// The current version of an appointment (None when unknown or expired).
+/// The current version of an appointment (None when unknown or expired): its highest, as on
+/// SQLite (`store::sqlite::read::current`), from the versions' primary key alone.
 pub fn current(c: &mut impl GenericClient, id: &str) -> Result<Option<StoredVersion>, Error> {
     let row = c
         .query_opt(
             &format!(
-                "SELECT {VERSION_COLUMNS} FROM appointment a
-                 JOIN appointment_version v ON v.id = a.id AND v.version = a.version
-                 WHERE a.id = $1"
+                "SELECT {VERSION_COLUMNS} FROM appointment_version v
+                 WHERE v.id = $1 ORDER BY v.version DESC LIMIT 1"
             ),
             &[&id],
         )

@@ -16,12 +16,14 @@ fn row_to_version(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
     })
 }
 
-/// The current version of an appointment (None when unknown or expired).
+/// The current version of an appointment (None when unknown or expired): its highest, which
+/// is `appointment.version` (a write adds the next version and moves the appointment to it in
+/// one transaction; expiry deletes both). One descent of the versions' primary key, where
+/// joining from `appointment` sought two B-trees by the 36-character id.
 pub fn current(conn: &Connection, id: &str) -> Result<Option<StoredVersion>, Error> {
     conn.prepare_cached(&format!(
-        "SELECT {VERSION_COLUMNS} FROM appointment a
-         JOIN appointment_version v ON v.id = a.id AND v.version = a.version
-         WHERE a.id = ?1"
+        "SELECT {VERSION_COLUMNS} FROM appointment_version v
+         WHERE v.id = ?1 ORDER BY v.version DESC LIMIT 1"
     ))
     .and_then(|mut stmt| stmt.query_row(params![id], row_to_version).optional())
     .map_err(Error::from)
