@@ -220,7 +220,7 @@ impl Verifier {
         access: Access,
     ) -> Result<Arc<Caller>, AuthError> {
         let header = authorization_header.ok_or(AuthError::MissingHeader)?;
-        let token = jwt::bearer_token(header)?;
+        let token = jwt::bearer_scheme(header)?;
         let now = jwt::now_seconds() as f64;
         // Read before the keys: see `generation`.
         let generation = self.generation.load(Ordering::Acquire);
@@ -235,6 +235,7 @@ impl Verifier {
                 return Ok(v.caller);
             }
         }
+        jwt::no_whitespace(token)?;
         let parsed = jwt::parse(token)?;
         let claims = if parsed.is_unsigned() {
             if !self.allow_unsigned {
