@@ -372,4 +372,14 @@ fn header_problems() {
         .verify(Some(&format!("Bearer {t}x")), Access::Read)
         .unwrap_err()
         .is_header_problem());
+    // Whitespace inside the token is refused, also once the token without it is remembered
+    // (a remembered token skips the scan).
+    let (head, rest) = t.split_at(t.len() / 2);
+    for ws in ["\t", " ", "\u{a0}"] {
+        let spaced = format!("Bearer {head}{ws}{rest}");
+        match v.verify(Some(&spaced), Access::Read) {
+            Err(AuthError::MalformedHeader(m)) => assert!(m.contains("whitespace"), "{m}"),
+            other => panic!("{ws:?} inside the token gave {other:?}"),
+        }
+    }
 }
