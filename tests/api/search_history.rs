@@ -12,44 +12,6 @@ use serde_json::Value;
 use crate::helpers::*;
 use crate::search_support::*;
 
-/// Writes `rows` straight into the database, as the registry would, in one transaction (the
-/// same SQL on both backends).
-fn insert(db: &TestDb, rows: &[Row]) {
-    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
-    let appointments: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            let created = quote(&r.created);
-            format!(
-                "({}, 1, 'booked', {}, {}, {created}, {created}, {created})",
-                quote(&r.id),
-                quote(P),
-                quote(&r.start)
-            )
-        })
-        .collect();
-    let versions: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            format!(
-                "({}, 1, {}, 'booked', {})",
-                quote(&r.id),
-                quote(&r.created),
-                quote(&r.resource())
-            )
-        })
-        .collect();
-    db.execute(&format!(
-        "BEGIN;
-         INSERT INTO appointment (id, version, status, nhs_number, start_at, created_at, last_updated, registered_at)
-         VALUES {};
-         INSERT INTO appointment_version (id, version, last_updated, status, resource) VALUES {};
-         COMMIT",
-        appointments.join(","),
-        versions.join(",")
-    ));
-}
-
 #[tokio::test]
 async fn past_the_limit_pages_have_no_total_and_paging_still_reaches_the_end() {
     let app = spawn_app().await;

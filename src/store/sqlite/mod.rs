@@ -67,11 +67,11 @@ impl WriteResult {
 
 /// The virtual-machine steps each statement of a search may run on an event-loop thread before
 /// SQLite interrupts it and the search runs on the blocking pool instead. A page of `MAX_COUNT`
-/// (500) rows takes about 7,500 steps, the count of a first page (at most `TOTAL_LIMIT` + 1
-/// matches) 3,000 to 12,000 (a status filter reads the table for each): at a few hundred
-/// instructions a step, a millisecond or two at most. What runs longer reads many rows it
-/// rejects (a status or identifier filter on a long history) or counts every match
-/// (`_summary=count`). tests/api/search_history.rs checks these figures.
+/// (500) rows takes about 6,500 steps, the count of a first page (at most `TOTAL_LIMIT` + 1
+/// matches) 3,000 to 10,000: at a few hundred instructions a step, a millisecond or two at
+/// most. What runs longer reads many rows it rejects (a status or identifier filter on a long
+/// history) or counts every match (`_summary=count`). tests/api/search_history.rs checks that
+/// these fit and those do not.
 pub const SEARCH_STEPS: i32 = 20_000;
 
 /// A pooled connection set up for a read on an event-loop thread: no busy timeout (a lock is
