@@ -141,8 +141,8 @@ async fn bundle_for(
         format!("{}/Appointment?{}", state.base_url, form.finish())
     };
     let mut links = vec![("self", link(query.self_params()))];
-    if let (true, Some(last)) = (page.more, page.found.last()) {
-        links.push(("next", link(query.next_params(&last.key, page.total))));
+    if let Some(last) = &page.next {
+        links.push(("next", link(query.next_params(last, page.total))));
     }
     let subset = query.subset();
     // Sized once (collecting Results into a Vec grows it as it goes).
@@ -158,7 +158,7 @@ async fn bundle_for(
             }
         };
         entries.push(Entry {
-            full_url: super::appointment_url(&state.base_url, &f.key.id),
+            full_url: super::appointment_url(&state.base_url, &f.id),
             resource,
             search_mode: Some("match"),
             request: None,

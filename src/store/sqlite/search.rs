@@ -1,6 +1,6 @@
 //! Runs a search on SQLite; the SQL comes from `store::keyset`.
 
-use rusqlite::{params_from_iter, Connection, Row};
+use rusqlite::{params_from_iter, Connection};
 
 use crate::error::Error;
 use crate::registry::search::{PageKey, SearchQuery};
@@ -42,17 +42,27 @@ fn run_observed(
     let mut rows = statement
         .query(params_from_iter(&page.params))
         .map_err(Error::from)?;
-    let mut found = Vec::with_capacity(q.count + 1);
+    let mut found = Vec::with_capacity(q.count);
+    let mut last_sort_value = None;
+    let mut more = false;
     // The page's LIMIT is `_count` + 1: no row is asked for past that one, which keeps the
-    // statement active (see above).
-    while found.len() <= q.count {
-        let Some(r) = rows.next().map_err(Error::from)? else {
+    // statement active (see above). That row only tells that more follow: nothing of it is read.
+    while let Some(r) = rows.next().map_err(Error::from)? {
+        if found.len() == q.count {
+            more = true;
             break;
-        };
-        found.push(found_row(r).map_err(Error::from)?);
+        }
+        found.push(Found {
+            id: r.get(0).map_err(Error::from)?,
+            resource: r.get(2).map_err(Error::from)?,
+        });
+        if found.len() == q.count {
+            // The page's last row: where a next page would start.
+            last_sort_value = Some(r.get::<_, String>(1).map_err(Error::from)?);
+        }
     }
-    let more = found.len() > q.count;
-    let total = match keyset::total_work(q, found.len(), more, Dialect::Sqlite) {
+    let rows_read = found.len() + usize::from(more);
+    let total = match keyset::total_work(q, rows_read, more, Dialect::Sqlite) {
         TotalWork::Known(total) => total,
         TotalWork::Count(count) => {
             before_count();
@@ -65,18 +75,14 @@ fn run_observed(
         }
     };
     drop(rows);
-    found.truncate(q.count);
-    Ok(Page { total, found, more })
-}
-
-fn found_row(r: &Row<'_>) -> rusqlite::Result<Found> {
-    Ok(Found {
-        key: PageKey {
-            id: r.get(0)?,
-            sort_value: r.get(1)?,
-        },
-        resource: r.get(2)?,
-    })
+    let next = match (more, found.last(), last_sort_value) {
+        (true, Some(last), Some(sort_value)) => Some(PageKey {
+            id: last.id.clone(),
+            sort_value,
+        }),
+        _ => None,
+    };
+    Ok(Page { total, found, next })
 }
 
 #[cfg(test)]
@@ -134,7 +140,7 @@ mod tests {
             }
         })
         .unwrap();
-        assert_eq!((page.found.len(), page.more), (5, true));
+        assert_eq!((page.found.len(), page.next.is_some()), (5, true));
         assert_eq!(page.total, Some(12));
         // Outside the page's snapshot, the count sees them.
         let again = run(&reader, &q).unwrap();
