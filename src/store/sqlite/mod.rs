@@ -263,6 +263,7 @@ impl SqliteStore {
         }
         self.read(f).await
     }
+
     /// Finishes queued writes, checkpoints the WAL and stops the writer.
     pub fn stop(&self) {
         self.writer.stop();
