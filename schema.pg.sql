@@ -33,6 +33,10 @@ CREATE INDEX IF NOT EXISTS appointment_start_at ON appointment (start_at);
 CREATE INDEX IF NOT EXISTS appointment_patient ON appointment (nhs_number, start_at, id);
 -- A patient's appointments in created order: searches sorted or filtered by created.
 CREATE INDEX IF NOT EXISTS appointment_patient_created ON appointment (nhs_number, created_at, id);
+-- Unlike SQLite's, these do not carry version and status (INCLUDE): an update changes both, so
+-- it could no longer be a HOT update (one that adds no index entry) and would write an entry
+-- into every index of the table; and an index-only scan still reads the heap for pages written
+-- since the last vacuum, where a patient's recent appointments are.
 
 -- Every version of every appointment, as canonical FHIR JSON (what GET .../_history/{vid} returns).
 CREATE TABLE IF NOT EXISTS appointment_version (

@@ -20,12 +20,16 @@ CREATE TABLE IF NOT EXISTS appointment (
 
 CREATE INDEX IF NOT EXISTS appointment_created_at ON appointment (created_at);
 CREATE INDEX IF NOT EXISTS appointment_start_at ON appointment (start_at);
--- A patient's appointments in start order: the registry's main search.
-CREATE INDEX IF NOT EXISTS appointment_patient ON appointment (nhs_number, start_at);
+-- A patient's appointments in start order: the registry's main search. Each entry carries the
+-- columns a search reads (version, to find the resource; status and created_at, to filter), so
+-- a page reads no row of the table itself, only this index and appointment_version.
+CREATE INDEX IF NOT EXISTS appointment_patient
+    ON appointment (nhs_number, start_at, id, version, status, created_at);
 -- A patient's appointments in created order: searches sorted or filtered by created. With the
--- index above, every search shape is answered without scanning the table (and, the table being
--- WITHOUT ROWID, both end in the id, which is the tie-breaker of keyset paging).
-CREATE INDEX IF NOT EXISTS appointment_patient_created ON appointment (nhs_number, created_at);
+-- index above, every search shape is answered without scanning the table, or reading it. Both
+-- order by id after the date, the tie-breaker of keyset paging.
+CREATE INDEX IF NOT EXISTS appointment_patient_created
+    ON appointment (nhs_number, created_at, id, version, status, start_at);
 
 -- Every version of every appointment, as canonical FHIR JSON (what GET .../_history/{vid} returns).
 CREATE TABLE IF NOT EXISTS appointment_version (

@@ -184,22 +184,29 @@ impl Error {
     /// Whether SQLite refused at once because a lock was held (SQLITE_BUSY or SQLITE_LOCKED):
     /// worth trying again where waiting is allowed.
     pub fn is_sqlite_busy(&self) -> bool {
+        matches!(
+            self.sqlite_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+
+    /// Whether SQLite stopped a statement because it was interrupted (SQLITE_INTERRUPT: a
+    /// progress handler's budget ran out): worth running again without the budget.
+    pub fn is_sqlite_interrupted(&self) -> bool {
+        self.sqlite_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
+    }
+
+    fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
         let Error::Internal {
             source: Some(source),
             ..
         } = self
         else {
-            return false;
+            return None;
         };
         source
             .downcast_ref::<rusqlite::Error>()
             .and_then(rusqlite::Error::sqlite_error_code)
-            .is_some_and(|c| {
-                matches!(
-                    c,
-                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                )
-            })
     }
 
     /// This error and every cause under it, `outer: inner: innermost`, for the log.
@@ -252,7 +259,7 @@ mod tests {
         );
     }
 
-    /// What sends an inline keyed read to the blocking pool: a lock, and nothing else.
+    /// What sends an inline read to the blocking pool: a lock or a spent budget, nothing else.
     #[test]
     fn busy_and_locked_are_told_apart_from_other_failures() {
         let sqlite = |code| {
@@ -265,6 +272,9 @@ mod tests {
         assert!(sqlite(rusqlite::ffi::SQLITE_LOCKED).is_sqlite_busy());
         assert!(!sqlite(rusqlite::ffi::SQLITE_CONSTRAINT).is_sqlite_busy());
         assert!(!sqlite(rusqlite::ffi::SQLITE_IOERR).is_sqlite_busy());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_INTERRUPT).is_sqlite_busy());
+        assert!(sqlite(rusqlite::ffi::SQLITE_INTERRUPT).is_sqlite_interrupted());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_BUSY).is_sqlite_interrupted());
         assert!(!Error::NotFound("x".into()).is_sqlite_busy());
     }
 }

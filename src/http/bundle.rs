@@ -24,14 +24,17 @@ pub struct Entry {
 
 /// The Bundle without its entries; `entry` is the last element Bundles here use (`signature`,
 /// after it, is never set), so entries can follow the head.
-fn head(kind: &str, total: Option<usize>, links: &[(&str, String)]) -> Value {
+fn head(
+    id: &str,
+    last_updated: &str,
+    kind: &str,
+    total: Option<usize>,
+    links: &[(&str, String)],
+) -> Value {
     let mut b = Map::new();
     b.insert("resourceType".into(), json!("Bundle"));
-    b.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
-    b.insert(
-        "meta".into(),
-        json!({ "lastUpdated": instant::now_column() }),
-    );
+    b.insert("id".into(), json!(id));
+    b.insert("meta".into(), json!({ "lastUpdated": last_updated }));
     b.insert("type".into(), json!(kind));
     if let Some(total) = total {
         b.insert("total".into(), json!(total));
@@ -44,6 +47,41 @@ fn head(kind: &str, total: Option<usize>, links: &[(&str, String)]) -> Value {
         b.insert("link".into(), Value::Array(links));
     }
     Value::Object(b)
+}
+
+/// [`head`] in JSON as `fhir::write_json` writes it (members in STU3 order: resourceType, id,
+/// meta, type, total, link), less its closing brace, written straight into `out`: building a
+/// `Value` and writing it through the structure table cost about as much as the rest of a
+/// page's Bundle. A test checks the two agree.
+fn head_json(
+    out: &mut Vec<u8>,
+    id: &str,
+    last_updated: &str,
+    kind: &str,
+    total: Option<usize>,
+    links: &[(&str, String)],
+) {
+    out.extend_from_slice(b"{\"resourceType\":\"Bundle\",\"id\":");
+    json_string(out, id);
+    out.extend_from_slice(b",\"meta\":{\"lastUpdated\":");
+    json_string(out, last_updated);
+    out.extend_from_slice(b"},\"type\":");
+    json_string(out, kind);
+    if let Some(total) = total {
+        out.extend_from_slice(b",\"total\":");
+        out.extend_from_slice(total.to_string().as_bytes());
+    }
+    for (i, (relation, url)) in links.iter().enumerate() {
+        out.extend_from_slice(if i == 0 { b",\"link\":[" } else { b"," });
+        out.extend_from_slice(b"{\"relation\":");
+        json_string(out, relation);
+        out.extend_from_slice(b",\"url\":");
+        json_string(out, url);
+        out.push(b'}');
+    }
+    if !links.is_empty() {
+        out.push(b']');
+    }
 }
 
 /// The entry without its resource, as a JSON object.
@@ -62,6 +100,9 @@ fn entry_shell(e: &Entry) -> Map<String, Value> {
 /// Bytes an entry adds besides its fullUrl and resource (member names, `search`, `request`).
 const ENTRY_OVERHEAD: usize = 96;
 
+/// Bytes of a Bundle's head besides its links' URLs.
+const HEAD_ROOM: usize = 160;
+
 /// A JSON string, escaped as serde_json writes it.
 fn json_string(out: &mut Vec<u8>, text: &str) {
     fhir::write_json_string(text, out);
@@ -74,20 +115,22 @@ pub fn render(
     entries: Vec<Entry>,
     format: Format,
 ) -> Result<Vec<u8>, Error> {
-    let mut bundle = head(kind, total, links);
+    let id = uuid::Uuid::new_v4().to_string();
+    let last_updated = instant::now_column();
     match format {
         Format::Json => {
-            let mut out = fhir::write_json(&bundle);
-            if entries.is_empty() {
-                return Ok(out);
-            }
             // Room for every entry at once: the resources are most of the answer.
             let room: usize = entries
                 .iter()
                 .map(|e| e.full_url.len() + e.resource.len() + ENTRY_OVERHEAD)
                 .sum();
-            out.reserve(room + 16);
-            out.pop(); // the head's closing brace
+            let links_room: usize = links.iter().map(|(_, url)| url.len() + 32).sum();
+            let mut out = Vec::with_capacity(HEAD_ROOM + links_room + room + 16);
+            head_json(&mut out, &id, &last_updated, kind, total, links);
+            if entries.is_empty() {
+                out.push(b'}');
+                return Ok(out);
+            }
             out.extend_from_slice(b",\"entry\":[");
             for (i, e) in entries.iter().enumerate() {
                 if i > 0 {
@@ -127,10 +170,54 @@ pub fn render(
                     Ok(Value::Object(shell))
                 })
                 .collect::<Result<Vec<_>, Error>>()?;
+            let mut bundle = head(&id, &last_updated, kind, total, links);
             if !entries.is_empty() {
                 bundle["entry"] = Value::Array(entries);
             }
             Ok(fhir::write_xml(&bundle))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The head written by hand is the head `fhir::write_json` writes, whatever the total and
+    /// links, and whatever their text needs escaped.
+    #[test]
+    fn the_json_head_is_what_the_fhir_writer_writes() {
+        let odd = "https://x/Appointment?a=\"q\"&b=\\&c=\u{1}\u{7f}&d=é€/\n\t".to_string();
+        let links: Vec<(&str, String)> = vec![
+            (
+                "self",
+                "https://localhost/Appointment?patient=9000000009".into(),
+            ),
+            ("next", odd.clone()),
+        ];
+        for kind in ["searchset", "history"] {
+            for total in [None, Some(0), Some(7), Some(usize::MAX)] {
+                for links in [
+                    &links[..0],
+                    &links[..1],
+                    &links[..],
+                    &[("self", odd.clone())],
+                ] {
+                    let (id, at) = (
+                        "0191f6d1-0000-7000-8000-000000000000",
+                        "2025-01-02T03:04:05.678Z",
+                    );
+                    let mut hand = Vec::new();
+                    head_json(&mut hand, id, at, kind, total, links);
+                    hand.push(b'}');
+                    let written = fhir::write_json(&head(id, at, kind, total, links));
+                    assert_eq!(
+                        String::from_utf8(hand).unwrap(),
+                        String::from_utf8(written).unwrap(),
+                        "{kind} {total:?} {links:?}"
+                    );
+                }
+            }
         }
     }
 }

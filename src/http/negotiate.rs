@@ -89,8 +89,8 @@ pub fn format_param(value: &str) -> Result<Format, Error> {
 /// media-type splitter is needed anyway for `Content-Type` and `_format`; the tests below pin
 /// these cases.
 pub fn response_format(req: &HttpRequest, default: Format) -> Result<Format, Error> {
-    let query = req.query_string();
-    for (k, v) in url_pairs(query) {
+    // Decoded in place: no owned copy of every pair (the handler decodes them again).
+    for (k, v) in form_urlencoded::parse(req.query_string().as_bytes()) {
         if k == "_format" {
             return format_param(&v);
         }

@@ -141,31 +141,29 @@ async fn bundle_for(
         format!("{}/Appointment?{}", state.base_url, form.finish())
     };
     let mut links = vec![("self", link(query.self_params()))];
-    if let (true, Some(last)) = (page.more, page.found.last()) {
-        links.push(("next", link(query.next_params(&last.key, page.total))));
+    if let Some(last) = &page.next {
+        links.push(("next", link(query.next_params(last, page.total))));
     }
     let subset = query.subset();
-    let mut entries = page
-        .found
-        .into_iter()
-        .map(|f| {
-            let resource = match &subset {
-                None => f.resource,
-                Some(subset) => {
-                    let full: Value = serde_json::from_str(&f.resource)
-                        .map_err(|e| Error::caused("reading a stored resource", e))?;
-                    String::from_utf8(fhir::write_json(&fhir::subset::apply(&full, subset)))
-                        .map_err(|e| Error::caused("writing a subset", e))?
-                }
-            };
-            Ok(Entry {
-                full_url: super::appointment_url(&state.base_url, &f.key.id),
-                resource,
-                search_mode: Some("match"),
-                request: None,
-            })
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
+    // Sized once (collecting Results into a Vec grows it as it goes).
+    let mut entries = Vec::with_capacity(page.found.len() + 1);
+    for f in page.found {
+        let resource = match &subset {
+            None => f.resource,
+            Some(subset) => {
+                let full: Value = serde_json::from_str(&f.resource)
+                    .map_err(|e| Error::caused("reading a stored resource", e))?;
+                String::from_utf8(fhir::write_json(&fhir::subset::apply(&full, subset)))
+                    .map_err(|e| Error::caused("writing a subset", e))?
+            }
+        };
+        entries.push(Entry {
+            full_url: super::appointment_url(&state.base_url, &f.id),
+            resource,
+            search_mode: Some("match"),
+            request: None,
+        });
+    }
     if !query.ignored.is_empty() {
         entries.push(ignored_outcome(&query.ignored)?);
     }

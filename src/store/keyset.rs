@@ -52,8 +52,16 @@ fn filters(
     keyset: bool,
     dialect: Dialect,
 ) -> (String, Vec<String>) {
-    let mut sql = vec!["appointment.nhs_number = ?".to_string()];
-    let mut params = vec![q.nhs_number.clone()];
+    // One string, conditions appended: building each as its own String and joining them cost
+    // more than SQLite's lookup of the prepared statement.
+    let mut sql = String::with_capacity(256);
+    sql.push_str("appointment.nhs_number = ?");
+    let mut params = Vec::with_capacity(4);
+    params.push(q.nhs_number.clone());
+    let and = |sql: &mut String, parts: &[&str]| {
+        sql.push_str(" AND ");
+        parts.iter().for_each(|p| sql.push_str(p));
+    };
     // Unary + keeps SQLite from using the other column's index: for a page, the patient index
     // of the sort column then gives rows in order, and a page stops after `_count` + 1 rows
     // instead of sorting all the patient's matches (the other column is checked on each row
@@ -96,25 +104,25 @@ fn filters(
         for c in conditions {
             match c {
                 DateCondition::AtLeast(v) => {
-                    sql.push(format!("{column} >= ?"));
+                    and(&mut sql, &[column, " >= ?"]);
                     params.push(v);
                 }
                 DateCondition::Before(v) => {
-                    sql.push(format!("{column} < ?"));
+                    and(&mut sql, &[column, " < ?"]);
                     params.push(v);
                 }
                 DateCondition::Outside(lo, hi) => {
-                    sql.push(format!("({column} < ? OR {column} >= ?)"));
+                    and(&mut sql, &["(", column, " < ? OR ", column, " >= ?)"]);
                     params.extend([lo, hi]);
                 }
-                DateCondition::Always(true) => sql.push(always.into()),
-                DateCondition::Always(false) => sql.push(never.into()),
+                DateCondition::Always(true) => and(&mut sql, &[always]),
+                DateCondition::Always(false) => and(&mut sql, &[never]),
             }
         }
     }
     if !q.statuses.is_empty() {
         let marks = vec!["?"; q.statuses.len()].join(", ");
-        sql.push(format!("appointment.status IN ({marks})"));
+        and(&mut sql, &["appointment.status IN (", &marks, ")"]);
         params.extend(q.statuses.iter().cloned());
     }
     if let Some(id) = &q.identifier {
@@ -127,18 +135,24 @@ fn filters(
             params.push(system.clone());
         }
         sub.push(')');
-        sql.push(sub);
+        and(&mut sql, &[&sub]);
     }
     if let Some(after) = after {
         let op = if q.sort.descending { "<" } else { ">" };
-        sql.push(format!(
-            "({}, appointment.id) {op} (?, ?)",
-            sort_column(q.sort.key)
-        ));
+        and(
+            &mut sql,
+            &[
+                "(",
+                sort_column(q.sort.key),
+                ", appointment.id) ",
+                op,
+                " (?, ?)",
+            ],
+        );
         params.push(after.sort_value.clone());
         params.push(after.id.clone());
     }
-    (sql.join(" AND "), params)
+    (sql, params)
 }
 
 /// The column's instant against the interval `[lo, hi)` the parameter value covers.
@@ -169,16 +183,28 @@ pub fn page_statement(q: &SearchQuery, dialect: Dialect) -> Statement {
         Dialect::Sqlite => "CROSS JOIN",
         Dialect::Postgres => "JOIN",
     };
-    Statement {
-        sql: format!(
-            "SELECT appointment.id, {column}, v.resource FROM appointment \
-             {join} appointment_version v ON v.id = appointment.id AND v.version = appointment.version \
-             WHERE {filter} ORDER BY {column} {dir}, appointment.id {dir} LIMIT {}",
-            q.count + 1
-        ),
-        params,
+    let limit = (q.count + 1).to_string();
+    let mut sql = String::with_capacity(filter.len() + 320);
+    for part in [
+        "SELECT appointment.id, ",
+        column,
+        ", v.resource FROM appointment ",
+        join,
+        " appointment_version v ON v.id = appointment.id AND v.version = appointment.version \
+         WHERE ",
+        &filter,
+        " ORDER BY ",
+        column,
+        " ",
+        dir,
+        ", appointment.id ",
+        dir,
+        " LIMIT ",
+        &limit,
+    ] {
+        sql.push_str(part);
     }
-    .placeholders(dialect)
+    Statement { sql, params }.placeholders(dialect)
 }
 
 /// The count of every match (`limit` None), or of at most `limit` + 1 of them: enough to tell

@@ -122,10 +122,10 @@ pub struct ExpiryRun {
     pub trigger: &'static str,
 }
 
-/// One match: where it sits in the sort order, and its current version's JSON.
+/// One match: its id and its current version's JSON.
 #[derive(Debug, Clone)]
 pub struct Found {
-    pub key: PageKey,
+    pub id: String,
     pub resource: String,
 }
 
@@ -135,8 +135,9 @@ pub struct Page {
     /// than `registry::search::TOTAL_LIMIT` matches and did not ask for the total alone.
     pub total: Option<usize>,
     pub found: Vec<Found>,
-    /// True when matches remain after this page.
-    pub more: bool,
+    /// When matches remain after this page: the key of its last match, which the next page
+    /// starts after. (Only this row's sort value is read: the others' are not needed.)
+    pub next: Option<PageKey>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -12,44 +12,6 @@ use serde_json::Value;
 use crate::helpers::*;
 use crate::search_support::*;
 
-/// Writes `rows` straight into the database, as the registry would, in one transaction (the
-/// same SQL on both backends).
-fn insert(db: &TestDb, rows: &[Row]) {
-    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
-    let appointments: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            let created = quote(&r.created);
-            format!(
-                "({}, 1, 'booked', {}, {}, {created}, {created}, {created})",
-                quote(&r.id),
-                quote(P),
-                quote(&r.start)
-            )
-        })
-        .collect();
-    let versions: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            format!(
-                "({}, 1, {}, 'booked', {})",
-                quote(&r.id),
-                quote(&r.created),
-                quote(&r.resource())
-            )
-        })
-        .collect();
-    db.execute(&format!(
-        "BEGIN;
-         INSERT INTO appointment (id, version, status, nhs_number, start_at, created_at, last_updated, registered_at)
-         VALUES {};
-         INSERT INTO appointment_version (id, version, last_updated, status, resource) VALUES {};
-         COMMIT",
-        appointments.join(","),
-        versions.join(",")
-    ));
-}
-
 #[tokio::test]
 async fn past_the_limit_pages_have_no_total_and_paging_still_reaches_the_end() {
     let app = spawn_app().await;
@@ -188,5 +150,76 @@ async fn a_page_and_its_count_do_the_same_work_when_the_history_doubles() {
     assert!(
         exact_after > exact_before * 9 / 5,
         "the check sees a count of the whole history: {exact_before} -> {exact_after}"
+    );
+}
+
+/// A search whose statements run past the steps a search may take on an event-loop thread
+/// (`SEARCH_STEPS`) is interrupted there and runs again on the blocking pool: it answers as any
+/// other. Here the total of a long history alone, and a status that rejects all of it but the
+/// last appointment. A page of the largest size and a first page's count fit within the steps.
+#[tokio::test]
+async fn searches_past_the_inline_budget_answer_in_full() {
+    let app = spawn_app().await;
+    let n = 10_000;
+    let rows: Vec<Row> = (0..n).map(|i| Row::new(i, i * 60, i)).collect();
+    insert(&app.db, &rows);
+    let last = rows[n - 1].id.clone();
+    app.db.execute(&format!(
+        "UPDATE appointment SET status = 'cancelled' WHERE id = '{last}'"
+    ));
+    let alone = format!("patient={P}&_summary=count");
+    let cancelled = format!("patient={P}&status=cancelled");
+    let largest = format!("patient={P}&status=booked&_count={}", search::MAX_COUNT);
+
+    let bundle = search(&app, &alone).await;
+    assert_eq!((bundle["total"].clone(), ids(&bundle).len()), (n.into(), 0));
+    let bundle = search(&app, &cancelled).await;
+    assert_eq!(
+        (bundle["total"].clone(), ids(&bundle)),
+        (1.into(), vec![last])
+    );
+    let bundle = search(&app, &largest).await;
+    assert_eq!(
+        ids(&bundle),
+        rows[..search::MAX_COUNT]
+            .iter()
+            .map(|r| r.id.clone())
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        bundle.get("total").is_none(),
+        "{} matches: past the limit",
+        n - 1
+    );
+
+    if app
+        .db
+        .sqlite_only("SQLite's step counts: the budget is SQLite's progress handler")
+    {
+        return;
+    }
+    let budget = appointment_registry::store::sqlite::SEARCH_STEPS;
+    let now = time::OffsetDateTime::now_utc();
+    let parse = |text: &str| {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
+            .into_owned()
+            .collect();
+        search::parse(&pairs, now, search::PageSizes::default()).unwrap()
+    };
+    let db = Connection::open_with_flags(&app.db_path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let exact = steps(&db, &count_statement(&parse(&alone), None));
+    let rejecting = steps(&db, &page_statement(&parse(&cancelled)));
+    assert!(
+        exact > budget && rejecting > budget,
+        "past the budget: exact count {exact}, page rejecting all but one {rejecting}"
+    );
+    let page = steps(&db, &page_statement(&parse(&largest)));
+    let count = steps(
+        &db,
+        &count_statement(&parse(&largest), Some(search::TOTAL_LIMIT)),
+    );
+    assert!(
+        page < budget && count < budget,
+        "within the budget: page {page}, count {count}"
     );
 }

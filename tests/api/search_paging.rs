@@ -187,3 +187,106 @@ fn plan(db: &rusqlite::Connection, sql: &str, params: &[String]) -> Vec<String> 
     .map(Result::unwrap)
     .collect()
 }
+
+/// A database at schema version 2, whose patient indexes held no more than the patient and a
+/// date, is migrated when the server opens it: the indexes are rebuilt to carry what a search
+/// reads (so a page reads no row of the table), and its appointments are found as before.
+#[tokio::test]
+async fn a_version_2_database_is_migrated_and_its_searches_answer() {
+    let probe = spawn_app().await;
+    if probe
+        .db
+        .sqlite_only("SQLite's schema versions; tests/postgres has PostgreSQL's")
+    {
+        return;
+    }
+    let path = probe.dir.path().join("version2.db");
+    drop(
+        appointment_registry::app::Application::build(&probe.settings_with_db(&path))
+            .expect("a new database"),
+    );
+    let db = TestDb::Sqlite(path.clone());
+    // Start order is the reverse of created order.
+    let rows: Vec<Row> = (0..30).map(|i| Row::new(i, i * 60, 30 - i)).collect();
+    insert(&db, &rows);
+    // As version 2 left it.
+    db.execute(
+        "DROP INDEX appointment_patient;
+         DROP INDEX appointment_patient_created;
+         CREATE INDEX appointment_patient ON appointment (nhs_number, start_at);
+         CREATE INDEX appointment_patient_created ON appointment (nhs_number, created_at);
+         PRAGMA user_version = 2;",
+    );
+
+    let app = spawn_app_on(db, |_| {}).await;
+    assert_eq!(
+        app.db.count("PRAGMA user_version"),
+        appointment_registry::store::schema::VERSION
+    );
+    let conn =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let columns = |index: &str| -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_index_info(?) ORDER BY seqno")
+            .unwrap();
+        stmt.query_map([index], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(
+        columns("appointment_patient"),
+        [
+            "nhs_number",
+            "start_at",
+            "id",
+            "version",
+            "status",
+            "created_at"
+        ]
+    );
+    assert_eq!(
+        columns("appointment_patient_created"),
+        [
+            "nhs_number",
+            "created_at",
+            "id",
+            "version",
+            "status",
+            "start_at"
+        ]
+    );
+    let query = search::parse(
+        &[
+            ("patient".into(), P.into()),
+            ("status".into(), "booked".into()),
+        ],
+        time::OffsetDateTime::now_utc(),
+        search::PageSizes::default(),
+    )
+    .unwrap();
+    let statement = page_statement(&query);
+    let plan = plan(&conn, &statement.sql, &statement.params);
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("USING COVERING INDEX appointment_patient ")),
+        "{plan:?}"
+    );
+
+    let ids_of = |rows: &[Row]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+    for (sort, expected) in [
+        ("date", ids_of(&rows)),
+        ("-created", ids_of(&rows)),
+        ("created", ids_of(&rows).into_iter().rev().collect()),
+    ] {
+        let all = pages(&app, &format!("patient={P}&_count=12&_sort={sort}")).await;
+        assert_eq!(all.len(), 3, "{sort}");
+        assert!(all.iter().all(|p| p["total"] == 30), "{sort}");
+        assert_eq!(
+            all.iter().flat_map(ids).collect::<Vec<_>>(),
+            expected,
+            "{sort}"
+        );
+    }
+}

@@ -170,6 +170,44 @@ impl Row {
     }
 }
 
+/// Writes `rows` straight into the database, as the registry would, in one transaction (the
+/// same SQL on both backends).
+pub fn insert(db: &TestDb, rows: &[Row]) {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let appointments: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let created = quote(&r.created);
+            format!(
+                "({}, 1, 'booked', {}, {}, {created}, {created}, {created})",
+                quote(&r.id),
+                quote(P),
+                quote(&r.start)
+            )
+        })
+        .collect();
+    let versions: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "({}, 1, {}, 'booked', {})",
+                quote(&r.id),
+                quote(&r.created),
+                quote(&r.resource())
+            )
+        })
+        .collect();
+    db.execute(&format!(
+        "BEGIN;
+         INSERT INTO appointment (id, version, status, nhs_number, start_at, created_at, last_updated, registered_at)
+         VALUES {};
+         INSERT INTO appointment_version (id, version, last_updated, status, resource) VALUES {};
+         COMMIT",
+        appointments.join(","),
+        versions.join(",")
+    ));
+}
+
 /// A search whose work must not grow with the history of [`Row::spread`]: `count` says whether
 /// its count up to `search::TOTAL_LIMIT` is checked too (first pages whose matches pass the
 /// limit; a count within the limit reads its matches, which grow with the history).

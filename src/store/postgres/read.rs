@@ -119,20 +119,25 @@ pub fn search(c: &mut Client, q: &SearchQuery) -> Result<Page, Error> {
         .start()
         .map_err(db)?;
     let page = keyset::page_statement(q, Dialect::Postgres);
-    let mut found: Vec<Found> = tx
-        .query(&page.sql, &params(&page.params))
-        .map_err(db)?
+    let rows = tx.query(&page.sql, &params(&page.params)).map_err(db)?;
+    let more = rows.len() > q.count;
+    let read = rows.len();
+    let next = match (more, q.count.checked_sub(1).and_then(|i| rows.get(i))) {
+        (true, Some(last)) => Some(PageKey {
+            id: last.get(0),
+            sort_value: last.get(1),
+        }),
+        _ => None,
+    };
+    let found: Vec<Found> = rows
         .iter()
+        .take(q.count)
         .map(|r| Found {
-            key: PageKey {
-                id: r.get(0),
-                sort_value: r.get(1),
-            },
+            id: r.get(0),
             resource: r.get(2),
         })
         .collect();
-    let more = found.len() > q.count;
-    let total = match keyset::total_work(q, found.len(), more, Dialect::Postgres) {
+    let total = match keyset::total_work(q, read, more, Dialect::Postgres) {
         TotalWork::Known(total) => total,
         TotalWork::Count(count) => {
             let sql = &count.statement;
@@ -144,6 +149,5 @@ pub fn search(c: &mut Client, q: &SearchQuery) -> Result<Page, Error> {
         }
     };
     tx.commit().map_err(db)?;
-    found.truncate(q.count);
-    Ok(Page { total, found, more })
+    Ok(Page { total, found, next })
 }

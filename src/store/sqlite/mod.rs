@@ -68,6 +68,39 @@ impl WriteResult {
     }
 }
 
+/// The virtual-machine steps each statement of a search may run on an event-loop thread before
+/// SQLite interrupts it and the search runs on the blocking pool instead. A page of `MAX_COUNT`
+/// (500) rows takes about 6,500 steps, the count of a first page (at most `TOTAL_LIMIT` + 1
+/// matches) 3,000 to 10,000: at a few hundred instructions a step, a millisecond or two at
+/// most. What runs longer reads many rows it rejects (a status or identifier filter on a long
+/// history) or counts every match (`_summary=count`). tests/api/search_history.rs checks that
+/// these fit and those do not.
+pub const SEARCH_STEPS: i32 = 20_000;
+
+/// A pooled connection set up for a read on an event-loop thread: no busy timeout (a lock is
+/// refused at once, not waited for) and, with a budget, a progress handler that interrupts
+/// after it. Dropping it (a panic included) restores the connection as the pool hands it out.
+struct Inline<'c>(&'c Connection);
+
+impl<'c> Inline<'c> {
+    fn set(conn: &'c Connection, steps: Option<i32>) -> Option<Inline<'c>> {
+        // Neither call fails on an open connection the pool owns.
+        conn.busy_timeout(Duration::ZERO).ok()?;
+        let inline = Inline(conn);
+        if let Some(steps) = steps {
+            conn.progress_handler(steps, Some(|| true)).ok()?;
+        }
+        Some(inline)
+    }
+}
+
+impl Drop for Inline<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.progress_handler(0, None::<fn() -> bool>);
+        let _ = self.0.busy_timeout(schema::BUSY_TIMEOUT);
+    }
+}
+
 pub struct SqliteStore {
     writer: Writer,
     readers: r2d2::Pool<SqliteConnectionManager>,
@@ -149,7 +182,8 @@ impl SqliteStore {
     }
 
     pub async fn search(&self, query: crate::registry::search::SearchQuery) -> Result<Page, Error> {
-        self.read(move |c| search::run(c, &query)).await
+        self.read_here(Some(SEARCH_STEPS), move |c| search::run(c, &query))
+            .await
     }
 
     pub async fn registered_identifiers(
@@ -211,13 +245,23 @@ impl SqliteStore {
         T: Send + 'static,
         F: Fn(&Connection) -> Result<T, Error> + Send + 'static,
     {
+        self.read_here(None, f).await
+    }
+
+    /// Runs `f` on this thread as [`read_keyed`](Self::read_keyed) does; with `steps`, SQLite
+    /// interrupts any statement of `f` that runs more than that many virtual-machine steps,
+    /// and `f` runs again on the blocking pool, unbounded. A read whose cost has no bound of its
+    /// own (a search) so holds this event loop for a bounded time at most, and pays the handoff
+    /// to a blocking thread only when it is long anyway.
+    async fn read_here<T, F>(&self, steps: Option<i32>, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> Result<T, Error> + Send + 'static,
+    {
         if let Some(conn) = self.readers.try_get() {
-            // sqlite3_busy_timeout cannot fail on an open connection.
-            if conn.busy_timeout(Duration::ZERO).is_ok() {
-                let inline = f(&conn);
-                let _ = conn.busy_timeout(schema::BUSY_TIMEOUT);
-                match inline {
-                    Err(e) if e.is_sqlite_busy() => {}
+            if let Some(inline) = Inline::set(&conn, steps) {
+                match f(inline.0) {
+                    Err(e) if e.is_sqlite_busy() || e.is_sqlite_interrupted() => {}
                     done => return done,
                 }
             }

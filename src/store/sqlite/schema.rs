@@ -5,11 +5,19 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// The schema version this binary writes. Raise it with each change to `schema.sql`.
-/// Versions so far only add tables, indexes and views, which `schema.sql` creates
-/// idempotently, so applying it migrates any older version; a change that alters an existing
-/// table needs its own step in `apply` before the script runs.
+/// `schema.sql` creates tables, indexes and views idempotently, so applying it migrates a
+/// version that lacks some; a change to an existing table or index needs its own step in
+/// `apply` before the script runs (see `STEPS`).
 /// 1: appointments, versions, identifiers. 2: expiry_run, appointment_summary.
-pub const VERSION: i64 = 2;
+/// 3: the patient indexes carry version, status and the other date (covering the search).
+pub const VERSION: i64 = 3;
+
+/// What migrating from below each version does before `schema.sql` runs: (version, SQL).
+const STEPS: &[(i64, &str)] = &[(
+    3,
+    // Recreated by schema.sql with their new columns (a few seconds on millions of rows).
+    "DROP INDEX IF EXISTS appointment_patient; DROP INDEX IF EXISTS appointment_patient_created;",
+)];
 
 const SCHEMA: &str = include_str!("../../../schema.sql");
 
@@ -44,6 +52,11 @@ pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
         log::info!("migrating the database schema from version {found} to {VERSION}");
     }
     let tx = conn.transaction()?;
+    for (version, sql) in STEPS {
+        if found < *version {
+            tx.execute_batch(sql)?;
+        }
+    }
     tx.execute_batch(SCHEMA)?;
     tx.execute_batch(&format!("PRAGMA user_version = {VERSION}"))?;
     tx.commit()?;
