@@ -129,11 +129,8 @@ mod tests {
         search::parse(&pairs, now, PageSizes::default()).unwrap()
     }
 
-    /// The count of a first page that does not hold every match reads the page's snapshot,
-    /// with no transaction around them: registrations committed between the page and its
-    /// count are not counted.
-    #[test]
-    fn a_first_pages_count_reads_the_pages_snapshot() {
+    /// A database of 12 appointments of one patient: its folder, a writer and a reader.
+    fn twelve_appointments() -> (tempfile::TempDir, Connection, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("registry.db");
         let mut writer = Connection::open(&path).unwrap();
@@ -143,6 +140,15 @@ mod tests {
             register(&writer, n);
         }
         let reader = Connection::open(&path).unwrap();
+        (dir, writer, reader)
+    }
+
+    /// The count of a first page that does not hold every match reads the page's snapshot,
+    /// with no transaction around them: registrations committed between the page and its
+    /// count are not counted.
+    #[test]
+    fn a_first_pages_count_reads_the_pages_snapshot() {
+        let (_dir, writer, reader) = twelve_appointments();
         let q = query(&format!("patient={PATIENT}&_count=5"));
         let mut registered = 12;
         let page = run_observed(&reader, &q, || {
@@ -165,15 +171,7 @@ mod tests {
     /// runs; each run starts its budget afresh).
     #[test]
     fn a_cheap_search_is_never_interrupted_on_a_warm_connection() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("registry.db");
-        let mut writer = Connection::open(&path).unwrap();
-        super::super::schema::configure(&writer, "FULL").unwrap();
-        super::super::schema::apply(&mut writer).unwrap();
-        for n in 0..12 {
-            register(&writer, n);
-        }
-        let reader = Connection::open(&path).unwrap();
+        let (_dir, _writer, reader) = twelve_appointments();
         // A first page of 5 (its count follows) and a page holding every match.
         let shapes = [
             query(&format!("patient={PATIENT}&_count=5")),
