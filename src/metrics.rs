@@ -22,6 +22,9 @@ pub struct Metrics {
     pub batch_size: Histogram,
     /// What the database takes on disk (`Store::size_bytes`), set at each scrape.
     pub database_bytes: IntGauge,
+    /// SQLite reads begun on an event-loop thread and run again on the blocking pool, by why:
+    /// `busy` (a lock held, e.g. by an admin) or `step_budget` (a search past SEARCH_STEPS).
+    pub reads_moved: IntCounterVec,
 }
 
 impl Metrics {
@@ -73,7 +76,19 @@ impl Metrics {
         registry.register(Box::new(expiry_failures.clone()))?;
         registry.register(Box::new(queue_depth.clone()))?;
         registry.register(Box::new(batch_size.clone()))?;
+        let reads_moved = IntCounterVec::new(
+            Opts::new(
+                "reads_moved_to_blocking_pool_total",
+                "SQLite reads begun on an event-loop thread and run again on the blocking pool, \
+                 by reason: busy (a lock was held) or step_budget (a search past its steps)",
+            ),
+            &["reason"],
+        )?;
+        for reason in ["busy", "step_budget"] {
+            reads_moved.with_label_values(&[reason]);
+        }
         registry.register(Box::new(database_bytes.clone()))?;
+        registry.register(Box::new(reads_moved.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -85,6 +100,7 @@ impl Metrics {
             queue_depth,
             batch_size,
             database_bytes,
+            reads_moved,
         })
     }
 

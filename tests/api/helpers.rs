@@ -207,6 +207,16 @@ impl TestApp {
         response.text().await.expect("metrics text")
     }
 
+    /// The value of one series of `GET /_metrics`, named with its labels as the text writes
+    /// them (`registry_writer_queue_depth`, `name{label="value"}`).
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -22,6 +22,8 @@ async fn health_ready_and_metrics_need_no_token() {
         "registry_writer_queue_depth 0",
         "registry_expired_rows_total 0",
         "registry_cancellations_total 0",
+        "registry_reads_moved_to_blocking_pool_total{reason=\"busy\"} 0",
+        "registry_reads_moved_to_blocking_pool_total{reason=\"step_budget\"} 0",
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }

@@ -171,6 +171,8 @@ async fn searches_past_the_inline_budget_answer_in_full() {
     let cancelled = format!("patient={P}&status=cancelled");
     let largest = format!("patient={P}&status=booked&_count={}", search::MAX_COUNT);
 
+    let moved = "registry_reads_moved_to_blocking_pool_total{reason=\"step_budget\"}";
+    let before = app.metric(moved).await;
     let bundle = search(&app, &alone).await;
     assert_eq!((bundle["total"].clone(), ids(&bundle).len()), (n.into(), 0));
     let bundle = search(&app, &cancelled).await;
@@ -178,6 +180,7 @@ async fn searches_past_the_inline_budget_answer_in_full() {
         (bundle["total"].clone(), ids(&bundle)),
         (1.into(), vec![last])
     );
+    let past_budget = app.metric(moved).await;
     let bundle = search(&app, &largest).await;
     assert_eq!(
         ids(&bundle),
@@ -190,6 +193,14 @@ async fn searches_past_the_inline_budget_answer_in_full() {
         bundle.get("total").is_none(),
         "{} matches: past the limit",
         n - 1
+    );
+    // The two past the budget moved to the blocking pool (on SQLite, where searches start on
+    // the event loop); the largest page and its count did not.
+    let within_budget = app.metric(moved).await;
+    let expected = if app.db.is_postgres() { 0.0 } else { 2.0 };
+    assert_eq!(
+        (past_budget - before, within_budget - past_budget),
+        (expected, 0.0)
     );
 
     if app

@@ -105,6 +105,7 @@ pub struct SqliteStore {
     writer: Writer,
     readers: r2d2::Pool<SqliteConnectionManager>,
     path: PathBuf,
+    metrics: Arc<Metrics>,
 }
 
 impl SqliteStore {
@@ -131,7 +132,7 @@ impl SqliteStore {
             conn.execute_batch(WRITER_CACHE)?;
             Ok(conn)
         });
-        let writer = Writer::start(conn, open, config.max_batch, metrics)
+        let writer = Writer::start(conn, open, config.max_batch, metrics.clone())
             .map_err(|e| StoreError::Setup(format!("cannot start the writer thread: {e}")))?;
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
@@ -147,6 +148,7 @@ impl SqliteStore {
             writer,
             readers,
             path: path.to_path_buf(),
+            metrics,
         })
     }
 
@@ -260,10 +262,12 @@ impl SqliteStore {
     {
         if let Some(conn) = self.readers.try_get() {
             if let Some(inline) = Inline::set(&conn, steps) {
-                match f(inline.0) {
-                    Err(e) if e.is_sqlite_busy() || e.is_sqlite_interrupted() => {}
+                let reason = match f(inline.0) {
+                    Err(e) if e.is_sqlite_busy() => "busy",
+                    Err(e) if e.is_sqlite_interrupted() => "step_budget",
                     done => return done,
-                }
+                };
+                self.metrics.reads_moved.with_label_values(&[reason]).inc();
             }
         }
         self.read(f).await
