@@ -15,7 +15,7 @@ use crate::config::{self, Expiry, Settings};
 use crate::http::caller::PeerCertificate;
 use crate::http::{self, access_log, AppState};
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{Migration, Store};
 use crate::{expiry, pki, tls};
 
 pub struct Application {
@@ -56,7 +56,7 @@ impl Application {
             }
         })?;
         let metrics = Arc::new(Metrics::new().context("metrics")?);
-        let store = Store::open(&settings.database, metrics.clone())
+        let store = Store::open(&settings.database, metrics.clone(), Migration::Apply)
             .with_context(|| settings.database.target())?;
 
         let scheme = if settings.tls.enabled {

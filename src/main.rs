@@ -8,7 +8,7 @@ use appointment_registry::app::Application;
 use appointment_registry::config::{Backend, Settings};
 use appointment_registry::expiry::{self, Cutoffs};
 use appointment_registry::metrics::Metrics;
-use appointment_registry::store::Store;
+use appointment_registry::store::{Migration, Store};
 use appointment_registry::{auth, pki, sample, tls};
 use clap::{Parser, Subcommand};
 
@@ -300,5 +300,6 @@ fn seed(config: Option<&Path>, count: u64, patients: u64, expired: bool) -> anyh
 /// The store of `[database]`, with its writer, for the commands that write.
 fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let metrics = std::sync::Arc::new(Metrics::new().context("metrics")?);
-    Store::open(&settings.database, metrics).with_context(|| settings.database.target())
+    Store::open(&settings.database, metrics, Migration::Refuse)
+        .with_context(|| settings.database.target())
 }

@@ -140,6 +140,25 @@ pub struct Page {
     pub next: Option<PageKey>,
 }
 
+/// Whether opening a store may migrate a database written by an older binary. The server
+/// does, at start, before it listens. The commands that write beside a running server
+/// (`expire`, `seed`) do not: a newer binary's command would otherwise rebuild indexes under
+/// an older server, holding the write lock for seconds on a large database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migration {
+    Apply,
+    Refuse,
+}
+
+/// The refusal of [`Migration::Refuse`] for a database at schema version `found`.
+pub(crate) fn refuse_migration(found: i64, version: i64) -> StoreError {
+    StoreError::Setup(format!(
+        "the database has schema version {found}, older than this binary's ({version}); \
+         start `appointment-registry serve` with this binary once (it migrates the schema at \
+         start), then run this command again"
+    ))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database")]
@@ -206,10 +225,16 @@ pub enum Store {
 
 impl Store {
     /// Opens the backend `[database]` names.
-    pub fn open(config: &Database, metrics: Arc<Metrics>) -> Result<Store, StoreError> {
+    pub fn open(
+        config: &Database,
+        metrics: Arc<Metrics>,
+        migration: Migration,
+    ) -> Result<Store, StoreError> {
         match config.backend {
-            Backend::Sqlite => sqlite::SqliteStore::open(config, metrics).map(Store::Sqlite),
-            Backend::Postgres => postgres::PgStore::open(config).map(Store::Postgres),
+            Backend::Sqlite => {
+                sqlite::SqliteStore::open(config, metrics, migration).map(Store::Sqlite)
+            }
+            Backend::Postgres => postgres::PgStore::open(config, migration).map(Store::Postgres),
         }
     }
 

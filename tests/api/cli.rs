@@ -247,6 +247,43 @@ fn seed_fills_the_database_through_the_writer() {
     assert_eq!((rows, patients, versions), (300, 7, 300));
 }
 
+/// The commands that write (`seed`, `expire`) do not migrate a database an older binary wrote:
+/// they may run beside the server that uses it, and a migration rebuilds indexes under the
+/// write lock. They say to start the server first; the file is left as it was.
+#[test]
+fn commands_refuse_a_database_at_an_older_schema_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("older.db");
+    let run = |args: &[&str]| {
+        registry()
+            .args(args)
+            .current_dir(dir.path())
+            .env("REGISTRY_DATABASE__PATH", &db)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["seed", "--count", "5"]).status.success());
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("PRAGMA user_version = 2").unwrap();
+    for args in [&["seed", "--count", "5"][..], &["expire"][..]] {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} ran: {err}");
+        assert!(
+            err.contains("schema version 2") && err.contains("appointment-registry serve"),
+            "{args:?}: {err}"
+        );
+    }
+    let (version, rows): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), count(*) FROM appointment",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((version, rows), (2, 5));
+}
+
 #[test]
 fn start_up_errors_name_the_setting_and_the_file_then_the_cause() {
     let dir = tempfile::tempdir().unwrap();

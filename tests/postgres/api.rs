@@ -111,6 +111,7 @@ async fn a_newer_schema_is_refused_and_the_password_never_shows() {
             match appointment_registry::store::Store::open(
                 &settings.database,
                 std::sync::Arc::new(appointment_registry::metrics::Metrics::new().unwrap()),
+                appointment_registry::store::Migration::Apply,
             ) {
                 Ok(_) => panic!("a newer schema was accepted"),
                 Err(e) => (

@@ -89,7 +89,12 @@ async fn one_expiry_pass_at_a_time_across_nodes() {
         tokio::task::spawn_blocking(move || {
             let metrics =
                 std::sync::Arc::new(appointment_registry::metrics::Metrics::new().unwrap());
-            appointment_registry::store::Store::open(&settings.database, metrics).unwrap()
+            appointment_registry::store::Store::open(
+                &settings.database,
+                metrics,
+                appointment_registry::store::Migration::Apply,
+            )
+            .unwrap()
         })
         .await
         .unwrap()

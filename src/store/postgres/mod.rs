@@ -76,7 +76,10 @@ impl Drop for PgStore {
 impl PgStore {
     /// Connects to the server of `database.url` (with the TLS it asks for) and applies the
     /// schema.
-    pub fn open(config: &Database) -> Result<PgStore, StoreError> {
+    pub fn open(
+        config: &Database,
+        migration: crate::store::Migration,
+    ) -> Result<PgStore, StoreError> {
         let (manager, tls) = connect::manager(config)?;
         let size = config.pool_size;
         // The sync client drives each connection with a runtime of its own, which cannot run
@@ -86,7 +89,7 @@ impl PgStore {
         // cause; the pool then opens its own.
         let pool = std::thread::spawn(move || -> Result<r2d2::Pool<Manager>, StoreError> {
             let mut first = connect::connect(&manager, &tls)?;
-            schema::apply(&mut first)?;
+            schema::apply(&mut first, migration)?;
             drop(first);
             Ok(r2d2::Pool::builder()
                 .max_size(size)

@@ -3,7 +3,7 @@
 
 use postgres::Client;
 
-use crate::store::StoreError;
+use crate::store::{refuse_migration, Migration, StoreError};
 
 /// The schema version this binary writes. Up to 2 it was SQLite's (`sqlite::schema::VERSION`):
 /// the same tables at the same version. SQLite's 3 changed its patient indexes only, which
@@ -18,7 +18,7 @@ const SCHEMA: &str = include_str!("../../../schema.pg.sql");
 /// The advisory lock key of schema changes ("registry" in ASCII).
 const LOCK: i64 = 0x7265_6769_7374_7279;
 
-pub fn apply(conn: &mut Client) -> Result<(), StoreError> {
+pub fn apply(conn: &mut Client, migration: Migration) -> Result<(), StoreError> {
     let mut tx = conn.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK])?;
     let exists: bool = tx
@@ -41,6 +41,9 @@ pub fn apply(conn: &mut Client) -> Result<(), StoreError> {
         return Ok(tx.commit()?);
     }
     if found > 0 {
+        if migration == Migration::Refuse {
+            return Err(refuse_migration(found.into(), VERSION.into()));
+        }
         log::info!("migrating the PostgreSQL schema from version {found} to {VERSION}");
     }
     tx.batch_execute(SCHEMA)?;

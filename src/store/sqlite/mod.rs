@@ -111,7 +111,11 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if need be) the database of `[database]`, applies the schema and starts
     /// the writer.
-    pub fn open(config: &Database, metrics: Arc<Metrics>) -> Result<SqliteStore, StoreError> {
+    pub fn open(
+        config: &Database,
+        metrics: Arc<Metrics>,
+        migration: super::Migration,
+    ) -> Result<SqliteStore, StoreError> {
         let path = config.path.as_path();
         let synchronous = match config.synchronous.as_str() {
             "normal" => "NORMAL",
@@ -124,7 +128,7 @@ impl SqliteStore {
         // 1,000,000 rows took 93 s with 8 MB, 60 s with 16 MB and 58 s with 32 MB; past 16 MB
         // the cache buys little and is resident memory (bench/RESULTS.md, "Memory").
         conn.execute_batch(WRITER_CACHE)?;
-        schema::apply(&mut conn)?;
+        schema::apply(&mut conn, migration)?;
         let reopen_path = path.to_path_buf();
         let open: writer::Opener = Box::new(move || {
             let conn = Connection::open(&reopen_path)?;

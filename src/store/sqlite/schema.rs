@@ -3,6 +3,7 @@
 use rusqlite::Connection;
 
 use super::StoreError;
+use crate::store::{refuse_migration, Migration};
 
 /// The schema version this binary writes. Raise it with each change to `schema.sql`.
 /// `schema.sql` creates tables, indexes and views idempotently, so applying it migrates a
@@ -34,7 +35,7 @@ pub fn configure(conn: &Connection, synchronous: &str) -> rusqlite::Result<()> {
     ))
 }
 
-pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
+pub fn apply(conn: &mut Connection, migration: Migration) -> Result<(), StoreError> {
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Setup(format!(
@@ -49,6 +50,9 @@ pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
         )));
     }
     if found > 0 && found < VERSION {
+        if migration == Migration::Refuse {
+            return Err(refuse_migration(found, VERSION));
+        }
         log::info!("migrating the database schema from version {found} to {VERSION}");
     }
     let tx = conn.transaction()?;

@@ -135,7 +135,7 @@ mod tests {
         let path = dir.path().join("registry.db");
         let mut writer = Connection::open(&path).unwrap();
         super::super::schema::configure(&writer, "FULL").unwrap();
-        super::super::schema::apply(&mut writer).unwrap();
+        super::super::schema::apply(&mut writer, crate::store::Migration::Apply).unwrap();
         for n in 0..12 {
             register(&writer, n);
         }
