@@ -156,7 +156,7 @@ async fn a_page_and_its_count_do_the_same_work_when_the_history_doubles() {
 /// A search whose statements run past the steps a search may take on an event-loop thread
 /// (`SEARCH_STEPS`) is interrupted there and runs again on the blocking pool: it answers as any
 /// other. Here the total of a long history alone, and a status that rejects all of it but the
-/// last appointment. A page of the largest size and a first page's count fit within the steps.
+/// last appointment. A page of the largest size and its count together fit within the steps.
 #[tokio::test]
 async fn searches_past_the_inline_budget_answer_in_full() {
     let app = spawn_app().await;
@@ -229,8 +229,10 @@ async fn searches_past_the_inline_budget_answer_in_full() {
         &db,
         &count_statement(&parse(&largest), Some(search::TOTAL_LIMIT)),
     );
+    // The budget is for the page and its count together, counted to within a thousand steps
+    // a statement.
     assert!(
-        page < budget && count < budget,
+        page + count + 2_000 < budget,
         "within the budget: page {page}, count {count}"
     );
 }

@@ -68,18 +68,26 @@ impl WriteResult {
     }
 }
 
-/// The virtual-machine steps each statement of a search may run on an event-loop thread before
-/// SQLite interrupts it and the search runs on the blocking pool instead. A page of `MAX_COUNT`
-/// (500) rows takes about 6,500 steps, the count of a first page (at most `TOTAL_LIMIT` + 1
-/// matches) 3,000 to 10,000: at a few hundred instructions a step, a millisecond or two at
-/// most. What runs longer reads many rows it rejects (a status or identifier filter on a long
-/// history) or counts every match (`_summary=count`). tests/api/search_history.rs checks that
-/// these fit and those do not.
+/// The virtual-machine steps a search may run on an event-loop thread, its statements together,
+/// before SQLite interrupts it and the search runs on the blocking pool instead. A page of
+/// `MAX_COUNT` (500) rows takes about 6,500 steps and the count of a first page (at most
+/// `TOTAL_LIMIT` + 1 matches) up to about 10,000: at a few hundred instructions a step, a
+/// millisecond or two at most. What runs longer reads many rows it rejects (a status or
+/// identifier filter on a long history) or counts every match (`_summary=count`).
+/// tests/api/search_history.rs checks that these fit and those do not.
 pub const SEARCH_STEPS: i32 = 20_000;
 
+/// How often SQLite calls the progress handler, in virtual-machine steps of a statement; a
+/// budget is counted in these calls, so it holds to within about this many steps a statement.
+const PROGRESS_PERIOD: i32 = 1_000;
+
 /// A pooled connection set up for a read on an event-loop thread: no busy timeout (a lock is
-/// refused at once, not waited for) and, with a budget, a progress handler that interrupts
-/// after it. Dropping it (a panic included) restores the connection as the pool hands it out.
+/// refused at once, not waited for) and, with a budget of steps, a progress handler that
+/// interrupts the read once its statements together have run past it. The handler counts its
+/// own calls, a fresh count for each read: SQLite calls it when a statement's step count
+/// reaches a multiple of the period, and keeps that count across runs of a cached statement,
+/// so a budget taken from the first call alone would give a run anything from one step to all
+/// of it. Dropping it (a panic included) restores the connection as the pool hands it out.
 struct Inline<'c>(&'c Connection);
 
 impl<'c> Inline<'c> {
@@ -88,7 +96,13 @@ impl<'c> Inline<'c> {
         conn.busy_timeout(Duration::ZERO).ok()?;
         let inline = Inline(conn);
         if let Some(steps) = steps {
-            conn.progress_handler(steps, Some(|| true)).ok()?;
+            let mut calls_left = steps / PROGRESS_PERIOD;
+            let over_budget = move || {
+                calls_left = calls_left.saturating_sub(1);
+                calls_left < 0
+            };
+            conn.progress_handler(PROGRESS_PERIOD, Some(over_budget))
+                .ok()?;
         }
         Some(inline)
     }
