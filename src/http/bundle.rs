@@ -62,11 +62,11 @@ fn head_json(
     links: &[(&str, String)],
 ) {
     out.extend_from_slice(b"{\"resourceType\":\"Bundle\",\"id\":");
-    json_string(out, id);
+    fhir::write_json_string(id, out);
     out.extend_from_slice(b",\"meta\":{\"lastUpdated\":");
-    json_string(out, last_updated);
+    fhir::write_json_string(last_updated, out);
     out.extend_from_slice(b"},\"type\":");
-    json_string(out, kind);
+    fhir::write_json_string(kind, out);
     if let Some(total) = total {
         out.extend_from_slice(b",\"total\":");
         out.extend_from_slice(total.to_string().as_bytes());
@@ -74,9 +74,9 @@ fn head_json(
     for (i, (relation, url)) in links.iter().enumerate() {
         out.extend_from_slice(if i == 0 { b",\"link\":[" } else { b"," });
         out.extend_from_slice(b"{\"relation\":");
-        json_string(out, relation);
+        fhir::write_json_string(relation, out);
         out.extend_from_slice(b",\"url\":");
-        json_string(out, url);
+        fhir::write_json_string(url, out);
         out.push(b'}');
     }
     if !links.is_empty() {
@@ -102,11 +102,6 @@ const ENTRY_OVERHEAD: usize = 96;
 
 /// Bytes of a Bundle's head besides its links' URLs.
 const HEAD_ROOM: usize = 160;
-
-/// A JSON string, escaped as serde_json writes it.
-fn json_string(out: &mut Vec<u8>, text: &str) {
-    fhir::write_json_string(text, out);
-}
 
 pub fn render(
     kind: &str,
@@ -139,19 +134,19 @@ pub fn render(
                 // Entry members in STU3 order: fullUrl, resource, search, request; inside
                 // `search` and `request`, members in the order `entry_shell`'s map gives them.
                 out.extend_from_slice(b"{\"fullUrl\":");
-                json_string(&mut out, &e.full_url);
+                fhir::write_json_string(&e.full_url, &mut out);
                 out.extend_from_slice(b",\"resource\":");
                 out.extend_from_slice(e.resource.as_bytes());
                 if let Some(mode) = e.search_mode {
                     out.extend_from_slice(b",\"search\":{\"mode\":");
-                    json_string(&mut out, mode);
+                    fhir::write_json_string(mode, &mut out);
                     out.push(b'}');
                 }
                 if let Some((method, url)) = &e.request {
                     out.extend_from_slice(b",\"request\":{\"method\":");
-                    json_string(&mut out, method);
+                    fhir::write_json_string(method, &mut out);
                     out.extend_from_slice(b",\"url\":");
-                    json_string(&mut out, url);
+                    fhir::write_json_string(url, &mut out);
                     out.push(b'}');
                 }
                 out.push(b'}');
