@@ -40,17 +40,9 @@ async fn duplicates_in_one_batch_fail_alone_and_counts_are_exact() {
     assert_eq!(app.stored_appointments(), 100);
 
     // The writes really were grouped: fewer commits than writes.
-    let metrics = app.metrics().await;
-    let value = |name: &str| -> f64 {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap()
-    };
     let (writes, commits) = (
-        value("registry_writer_batch_size_sum "),
-        value("registry_writer_batch_size_count "),
+        app.metric("registry_writer_batch_size_sum").await,
+        app.metric("registry_writer_batch_size_count").await,
     );
     assert_eq!(writes, 200.0);
     assert!(commits < writes, "{commits} commits for {writes} writes");
