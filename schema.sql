@@ -15,32 +15,40 @@ CREATE TABLE IF NOT EXISTS appointment (
     registered_at   TEXT NOT NULL,         -- when the registry accepted the registration
     registered_by_org  TEXT,               -- caller's ODS code (JWT requesting_organization, else sub)
     registered_by_asid TEXT,               -- caller's ASID (JWT requesting_system)
-    registered_by_cert TEXT                -- subject of the caller's TLS client certificate
+    registered_by_cert TEXT,               -- subject of the caller's TLS client certificate
+    current_row     INTEGER                -- appointment_version.row of the current version (always
+                                           -- set by the registry; SQL that adds versions by hand must set it)
 ) WITHOUT ROWID;
 
 CREATE INDEX IF NOT EXISTS appointment_created_at ON appointment (created_at);
 CREATE INDEX IF NOT EXISTS appointment_start_at ON appointment (start_at);
 -- A patient's appointments in start order: the registry's main search. Each entry carries the
--- columns a search reads (version, to find the resource; status and created_at, to filter), so
--- a page reads no row of the table itself, only this index and appointment_version.
+-- columns a search reads (current_row, to find the resource by its integer key; status and
+-- created_at, to filter), so a page reads no row of the table itself, only this index and
+-- appointment_version.
 CREATE INDEX IF NOT EXISTS appointment_patient
-    ON appointment (nhs_number, start_at, id, version, status, created_at);
+    ON appointment (nhs_number, start_at, id, current_row, status, created_at);
 -- A patient's appointments in created order: searches sorted or filtered by created. With the
 -- index above, every search shape is answered without scanning the table, or reading it. Both
 -- order by id after the date, the tie-breaker of keyset paging.
 CREATE INDEX IF NOT EXISTS appointment_patient_created
-    ON appointment (nhs_number, created_at, id, version, status, start_at);
+    ON appointment (nhs_number, created_at, id, current_row, status, start_at);
 
 -- Every version of every appointment, as canonical FHIR JSON (what GET .../_history/{vid} returns).
+-- Keyed by an integer row number, in the order versions were written: a new version is
+-- appended at the B-tree's right edge, and a search finds each resource by an integer
+-- (appointment.current_row) rather than by the 36-character id.
 CREATE TABLE IF NOT EXISTS appointment_version (
+    row             INTEGER PRIMARY KEY,   -- the rowid: 1 + the highest so far when written
     id              TEXT NOT NULL REFERENCES appointment (id) ON DELETE CASCADE,
     version         INTEGER NOT NULL,      -- meta.versionId
     last_updated    TEXT NOT NULL,         -- meta.lastUpdated
     status          TEXT NOT NULL,         -- Appointment.status in this version
     changed_by_org  TEXT,                  -- ODS code of the caller that wrote this version
-    resource        TEXT NOT NULL,         -- the Appointment, canonical FHIR JSON
-    PRIMARY KEY (id, version)
-) WITHOUT ROWID;
+    resource        TEXT NOT NULL          -- the Appointment, canonical FHIR JSON
+);
+-- An appointment's versions: reads by id and version, history, and expiry's cascade.
+CREATE UNIQUE INDEX IF NOT EXISTS appointment_version_id ON appointment_version (id, version);
 
 -- Business identifiers (Appointment.identifier): a system|value registers once only.
 CREATE TABLE IF NOT EXISTS appointment_identifier (

@@ -177,21 +177,23 @@ pub fn page_statement(q: &SearchQuery, dialect: Dialect) -> Statement {
     let (filter, params) = filters(q, q.sort.key, true, dialect);
     let column = sort_column(q.sort.key);
     let dir = if q.sort.descending { "DESC" } else { "ASC" };
-    // SQLite: CROSS JOIN keeps appointment as the outer loop, the version looked up by primary
-    // key. PostgreSQL takes no ON after CROSS JOIN, and orders joins by cost.
+    // SQLite: CROSS JOIN keeps appointment as the outer loop, the version looked up by its
+    // integer key (schema.sql). PostgreSQL takes no ON after CROSS JOIN, orders joins by cost,
+    // and finds the version by its primary key (schema.pg.sql).
     let join = match dialect {
-        Dialect::Sqlite => "CROSS JOIN",
-        Dialect::Postgres => "JOIN",
+        Dialect::Sqlite => " CROSS JOIN appointment_version v ON v.row = appointment.current_row WHERE ",
+        Dialect::Postgres => {
+            " JOIN appointment_version v ON v.id = appointment.id AND v.version = appointment.version \
+             WHERE "
+        }
     };
     let limit = (q.count + 1).to_string();
     let mut sql = String::with_capacity(filter.len() + 320);
     for part in [
         "SELECT appointment.id, ",
         column,
-        ", v.resource FROM appointment ",
+        ", v.resource FROM appointment",
         join,
-        " appointment_version v ON v.id = appointment.id AND v.version = appointment.version \
-         WHERE ",
         &filter,
         " ORDER BY ",
         column,

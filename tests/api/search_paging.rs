@@ -189,8 +189,10 @@ fn plan(db: &rusqlite::Connection, sql: &str, params: &[String]) -> Vec<String> 
 }
 
 /// A database at schema version 2, whose patient indexes held no more than the patient and a
-/// date, is migrated when the server opens it: the indexes are rebuilt to carry what a search
-/// reads (so a page reads no row of the table), and its appointments are found as before.
+/// date, and whose versions were keyed by (id, version), is migrated when the server opens it:
+/// versions get integer rows, each appointment points at its current one, the patient indexes
+/// are rebuilt to carry what a search reads (so a page reads no row of the table), and its
+/// appointments are found as before.
 #[tokio::test]
 async fn a_version_2_database_is_migrated_and_its_searches_answer() {
     let probe = spawn_app().await;
@@ -201,15 +203,15 @@ async fn a_version_2_database_is_migrated_and_its_searches_answer() {
         return;
     }
     let path = probe.dir.path().join("version2.db");
-    drop(
-        appointment_registry::app::Application::build(&probe.settings_with_db(&path))
-            .expect("a new database"),
-    );
+    // Version 3's schema (tests/fixtures/schema-v3.sql, as it shipped), then as version 2 left it.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(include_str!("../fixtures/schema-v3.sql"))
+        .unwrap();
     let db = TestDb::Sqlite(path.clone());
     // Start order is the reverse of created order.
     let rows: Vec<Row> = (0..30).map(|i| Row::new(i, i * 60, 30 - i)).collect();
-    insert(&db, &rows);
-    // As version 2 left it.
+    insert_rows(&db, &rows);
     db.execute(
         "DROP INDEX appointment_patient;
          DROP INDEX appointment_patient_created;
@@ -241,7 +243,7 @@ async fn a_version_2_database_is_migrated_and_its_searches_answer() {
             "nhs_number",
             "start_at",
             "id",
-            "version",
+            "current_row",
             "status",
             "created_at"
         ]
@@ -252,7 +254,7 @@ async fn a_version_2_database_is_migrated_and_its_searches_answer() {
             "nhs_number",
             "created_at",
             "id",
-            "version",
+            "current_row",
             "status",
             "start_at"
         ]
@@ -273,6 +275,17 @@ async fn a_version_2_database_is_migrated_and_its_searches_answer() {
             .any(|l| l.contains("USING COVERING INDEX appointment_patient ")),
         "{plan:?}"
     );
+
+    assert_eq!(
+        app.db.count(
+            "SELECT count(*) FROM appointment a JOIN appointment_version v ON v.row = a.current_row \
+             WHERE v.id = a.id AND v.version = a.version"
+        ),
+        30,
+        "every appointment points at its current version"
+    );
+    let read = app.get(&format!("/Appointment/{}", rows[7].id)).await;
+    assert_eq!(read.status(), 200);
 
     let ids_of = |rows: &[Row]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
     for (sort, expected) in [

@@ -171,8 +171,22 @@ impl Row {
 }
 
 /// Writes `rows` straight into the database, as the registry would, in one transaction (the
-/// same SQL on both backends).
+/// same SQL on both backends, and SQLite's current version pointers set after).
 pub fn insert(db: &TestDb, rows: &[Row]) {
+    insert_rows(db, rows);
+    if !db.is_postgres() {
+        db.execute(CURRENT_ROWS);
+    }
+}
+
+/// Points each SQLite appointment without one at its current version (schema.sql's
+/// `current_row`), as the registry sets it on every write.
+pub const CURRENT_ROWS: &str = "UPDATE appointment SET current_row = (SELECT v.row FROM \
+     appointment_version v WHERE v.id = appointment.id AND v.version = appointment.version) \
+     WHERE current_row IS NULL";
+
+/// [`insert`] without the pointers: the SQL of a schema before `current_row` too.
+pub fn insert_rows(db: &TestDb, rows: &[Row]) {
     let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
     let appointments: Vec<String> = rows
         .iter()

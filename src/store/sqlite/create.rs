@@ -39,11 +39,13 @@ pub fn apply(tx: &Transaction<'_>, new: &NewAppointment) -> Result<WriteResult, 
             }));
         }
     }
+    let row = super::version::next_row(tx)?;
     super::exec(
         tx,
         "INSERT INTO appointment (id, version, status, nhs_number, start_at, created_at, last_updated,
-                                  registered_at, registered_by_org, registered_by_asid, registered_by_cert)
-         VALUES (?1, 1, 'booked', ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
+                                  registered_at, registered_by_org, registered_by_asid, registered_by_cert,
+                                  current_row)
+         VALUES (?1, 1, 'booked', ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)",
         params![
             new.id,
             r.nhs_number,
@@ -52,12 +54,14 @@ pub fn apply(tx: &Transaction<'_>, new: &NewAppointment) -> Result<WriteResult, 
             new.last_updated,
             new.author.org,
             new.author.asid,
-            new.author.cert_subject
+            new.author.cert_subject,
+            row
         ],
     )?;
     super::version::insert(
         tx,
         &super::version::NewVersion {
+            row,
             id: &new.id,
             version: 1,
             last_updated: &new.last_updated,

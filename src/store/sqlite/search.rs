@@ -97,14 +97,14 @@ mod tests {
         let start = format!("2031-01-01T00:00:{:02}.000Z", n % 60);
         conn.execute(
             "INSERT INTO appointment (id, version, status, nhs_number, start_at, created_at, \
-             last_updated, registered_at) VALUES (?1, 1, 'booked', ?2, ?3, ?4, ?4, ?4)",
-            rusqlite::params![id, PATIENT, start, "2030-01-01T00:00:00.000Z"],
+             last_updated, registered_at, current_row) VALUES (?1, 1, 'booked', ?2, ?3, ?4, ?4, ?4, ?5)",
+            rusqlite::params![id, PATIENT, start, "2030-01-01T00:00:00.000Z", n as i64 + 1],
         )
         .unwrap();
         conn.execute(
-            "INSERT INTO appointment_version (id, version, last_updated, status, resource) \
-             VALUES (?1, 1, '2030-01-01T00:00:00.000Z', 'booked', ?2)",
-            rusqlite::params![id, format!("{{\"id\":\"{id}\"}}")],
+            "INSERT INTO appointment_version (row, id, version, last_updated, status, resource) \
+             VALUES (?3, ?1, 1, '2030-01-01T00:00:00.000Z', 'booked', ?2)",
+            rusqlite::params![id, format!("{{\"id\":\"{id}\"}}"), n as i64 + 1],
         )
         .unwrap();
     }

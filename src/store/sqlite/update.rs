@@ -26,7 +26,7 @@ pub fn apply(tx: &Transaction<'_>, u: &Update) -> Result<WriteResult, Error> {
     let current = tx
         .query_row(
             "SELECT a.version, a.registered_by_org, v.resource FROM appointment a
-             JOIN appointment_version v ON v.id = a.id AND v.version = a.version
+             JOIN appointment_version v ON v.row = a.current_row
              WHERE a.id = ?1",
             params![u.id],
             |row| {
@@ -65,21 +65,25 @@ pub fn apply(tx: &Transaction<'_>, u: &Update) -> Result<WriteResult, Error> {
     };
 
     let version = current.version + 1;
+    let row = super::version::next_row(tx)?;
     super::exec(
         tx,
-        "UPDATE appointment SET version = ?2, status = ?3, created_at = ?4, last_updated = ?5
+        "UPDATE appointment SET version = ?2, status = ?3, created_at = ?4, last_updated = ?5,
+                                current_row = ?6
          WHERE id = ?1",
         params![
             u.id,
             version,
             cancellation.status,
             cancellation.created_at,
-            u.last_updated
+            u.last_updated,
+            row
         ],
     )?;
     super::version::insert(
         tx,
         &super::version::NewVersion {
+            row,
             id: &u.id,
             version,
             last_updated: &u.last_updated,
