@@ -94,7 +94,7 @@ async fn a_job_that_panics_in_the_writer_fails_alone() {
     app.faults.panic_in_job.store(1, Ordering::SeqCst);
     let mut body = valid_appointment();
     body["identifier"] = json!([{ "system": "urn:test", "value": "job-panic" }]);
-    // The fault fires after the job wrote its rows, inside its savepoint.
+    // The fault fires after the job wrote its rows.
     let response = app.register_json(&body).await;
     assert_outcome(response, 500, "INTERNAL_SERVER_ERROR", "safe to retry").await;
     // Nothing half-written stays: the same body again is a plain 201, not a duplicate.

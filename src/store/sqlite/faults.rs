@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 #[doc(hidden)]
 #[derive(Debug, Default)]
 pub struct Faults {
-    /// The next N jobs panic inside their savepoint.
+    /// The next N jobs panic after writing.
     pub panic_in_job: AtomicU32,
     /// The next N batches panic outside any job (the loop itself).
     pub panic_in_loop: AtomicU32,

@@ -1,5 +1,5 @@
-//! The writes the writer applies, each inside its own savepoint: what they are, and which
-//! module applies each.
+//! The writes the writer applies, in one transaction per batch (see `writer.rs`): what they
+//! are, and which module applies each.
 
 use rusqlite::Transaction;
 

@@ -103,7 +103,8 @@ pub fn apply(conn: &mut Connection, migration: Migration) -> Result<(), StoreErr
         {
             tx.execute_batch(VERSION_ROWS)?;
         }
-        if has_column(&tx, "appointment", "id")? && !has_column(&tx, "appointment", "current_row")? {
+        if has_column(&tx, "appointment", "id")? && !has_column(&tx, "appointment", "current_row")?
+        {
             tx.execute_batch(CURRENT_ROW)?;
         }
     }

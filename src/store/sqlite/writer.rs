@@ -1,7 +1,10 @@
 //! The single writer: one thread owns the write connection and applies every write. It takes
 //! every job waiting in its queue (up to `max_batch`) and commits them in one transaction —
-//! group commit — with a savepoint per job so one failing job fails alone. Replies are sent only
-//! after COMMIT returns, so an acknowledged write is on disk.
+//! group commit — so that one failing job fails alone: jobs first run without savepoints (a
+//! savepoint copies every page a job touches); when one fails after writing, or panics, the
+//! transaction is rolled back and the batch run again with a savepoint per job, that job
+//! answered with its failure. Replies are sent only after COMMIT returns, so an acknowledged
+//! write is on disk.
 //!
 //! A panic never stops the writer: each job runs under `catch_unwind` (that job answers 500,
 //! the others in its batch go on), and a panic outside any job restarts the loop on a fresh
@@ -207,23 +210,69 @@ fn run(conn: &mut Connection, rx: &mpsc::Receiver<Job>, state: &Loop) {
     }
 }
 
-/// Applies each job under its own savepoint, then commits once. If the commit itself fails,
-/// every job in the batch fails: none of them was acknowledged. So does every job when SQLite
-/// ends the whole transaction under one job (it does on I/O errors, and on a full disk when a
-/// statement has no journal of its own): the jobs before it were rolled back with it, and the
-/// jobs after it must not run outside a transaction.
+/// Applies the batch's jobs, then commits once. If the commit itself fails, every job in the
+/// batch fails: none of them was acknowledged. So does every job when SQLite ends the whole
+/// transaction under one job (it does on I/O errors, and on a full disk when a statement has no
+/// journal of its own): the jobs before it were rolled back with it, and the jobs after it must
+/// not run outside a transaction.
 fn commit_batch(
     conn: &mut Connection,
     batch: &[Job],
     state: &Loop,
 ) -> Vec<Result<WriteResult, Error>> {
+    // Jobs that failed in the first run, answered so and not run again.
+    let mut settled: Vec<Option<Result<WriteResult, Error>>> = Vec::new();
+    match run_batch(conn, batch, state, &mut settled) {
+        Ran::Done(results) => results,
+        Ran::Again => {
+            // Rolled back: once more, each job under its own savepoint.
+            match run_batch(conn, batch, state, &mut settled) {
+                Ran::Done(results) => results,
+                Ran::Again => unreachable!("a batch with savepoints runs to its end"),
+            }
+        }
+    }
+}
+
+enum Ran {
+    Done(Vec<Result<WriteResult, Error>>),
+    /// A job failed after writing (its answer is in `settled`); the transaction is rolled back.
+    Again,
+}
+
+/// One run of the batch: without savepoints while `settled` is empty, with one per job after.
+fn run_batch(
+    conn: &mut Connection,
+    batch: &[Job],
+    state: &Loop,
+    settled: &mut Vec<Option<Result<WriteResult, Error>>>,
+) -> Ran {
+    let isolated = !settled.is_empty();
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
-        Err(e) => return fail_all(batch.len(), e, state),
+        Err(e) => return Ran::Done(fail_all(batch.len(), e, state)),
     };
     let mut results: Vec<Result<WriteResult, Error>> = Vec::with_capacity(batch.len());
-    for job in batch {
-        let (result, intact) = apply_one(&tx, &job.op, state);
+    for (i, job) in batch.iter().enumerate() {
+        if let Some(answer) = settled.get_mut(i).and_then(Option::take) {
+            results.push(answer);
+            continue;
+        }
+        let (result, intact) = if isolated {
+            apply_one(&tx, &job.op, state)
+        } else {
+            let before = tx.total_changes();
+            let (result, panicked) = apply_unguarded(&tx, &job.op, state);
+            if panicked || (result.is_err() && tx.total_changes() != before) {
+                // What the job wrote cannot be undone alone: answer it, and run the others
+                // again from the start, each under a savepoint.
+                settled.resize_with(batch.len(), || None);
+                settled[i] = Some(result);
+                drop(tx);
+                return Ran::Again;
+            }
+            (result, true)
+        };
         let storage = match &result {
             Err(Error::Storage(e)) => Some(clone_error(e)),
             _ => None,
@@ -237,7 +286,7 @@ fn commit_batch(
                 )
             });
             drop(tx);
-            return fail_all(batch.len(), cause, state);
+            return Ran::Done(fail_all(batch.len(), cause, state));
         }
     }
     if Faults::take(&state.faults.panic_in_loop) {
@@ -248,7 +297,7 @@ fn commit_batch(
         .iter()
         .zip(&results)
         .any(|(job, r)| job.op.writes() && r.as_ref().is_ok_and(WriteResult::wrote));
-    match tx.commit() {
+    Ran::Done(match tx.commit() {
         Ok(()) => {
             let fault = results.iter().find_map(|r| match r {
                 Err(Error::Storage(e)) => Some(e.to_string()),
@@ -260,7 +309,34 @@ fn commit_batch(
             results
         }
         Err(e) => fail_all(batch.len(), e, state),
+    })
+}
+
+/// Runs one job with no savepoint; true when it panicked (then its result is a 500).
+fn apply_unguarded(
+    tx: &Transaction<'_>,
+    op: &WriteOp,
+    state: &Loop,
+) -> (Result<WriteResult, Error>, bool) {
+    match catch_unwind(AssertUnwindSafe(|| run_job(tx, op, state))) {
+        Ok(result) => (result, false),
+        Err(_) => (panicked(state), true),
     }
+}
+
+fn run_job(tx: &Transaction<'_>, op: &WriteOp, state: &Loop) -> Result<WriteResult, Error> {
+    let result = ops::apply(tx, op);
+    if Faults::take(&state.faults.panic_in_job) {
+        // After the job wrote: the savepoint (or the run again) must undo it.
+        panic!("injected fault: a job panics");
+    }
+    result
+}
+
+fn panicked(state: &Loop) -> Result<WriteResult, Error> {
+    // The panic hook has logged where; this job fails alone and the writer goes on.
+    state.health.panics.fetch_add(1, Ordering::Relaxed);
+    Err(Error::internal("a write panicked in the writer"))
 }
 
 /// Runs one job inside its own savepoint. The flag is false when the savepoint could not be
@@ -273,19 +349,8 @@ fn apply_one(
     if let Err(e) = super::exec(tx, "SAVEPOINT job", []) {
         return (Err(e), false);
     }
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        let result = ops::apply(tx, op);
-        if Faults::take(&state.faults.panic_in_job) {
-            // After the job wrote: the savepoint must undo it.
-            panic!("injected fault: a job panics");
-        }
-        result
-    }))
-    .unwrap_or_else(|_| {
-        // The panic hook has logged where; this job fails alone and the writer goes on.
-        state.health.panics.fetch_add(1, Ordering::Relaxed);
-        Err(Error::internal("a write panicked in the writer"))
-    });
+    let result = catch_unwind(AssertUnwindSafe(|| run_job(tx, op, state)))
+        .unwrap_or_else(|_| panicked(state));
     if result.is_err() {
         if let Err(e) = super::exec(tx, "ROLLBACK TO job", []) {
             // Keep the job's own error (the cause); the batch cannot go on.
@@ -326,5 +391,83 @@ fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
             Some(other.to_string()),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::register::Registration;
+    use crate::store::{Author, NewAppointment};
+
+    fn create(id: &str, identifiers: &[(&str, &str)]) -> Job {
+        let new = NewAppointment {
+            id: id.into(),
+            last_updated: "2030-01-01T00:00:00.000Z".into(),
+            registration: Registration {
+                nhs_number: "9000000009".into(),
+                start_at: "2031-01-01T00:00:00.000Z".into(),
+                created_at: "2030-01-01T00:00:00.000Z".into(),
+                identifiers: identifiers
+                    .iter()
+                    .map(|(s, v)| (s.to_string(), v.to_string()))
+                    .collect(),
+            },
+            resource: format!("{{\"id\":\"{id}\"}}"),
+            author: Author {
+                org: Some("X1".into()),
+                asid: None,
+                cert_subject: None,
+            },
+            if_none_exist: None,
+        };
+        Job {
+            op: WriteOp::Create(Box::new(new)),
+            reply: oneshot::channel().0,
+        }
+    }
+
+    /// Without savepoints, a job that fails after writing must not take its writes, or the
+    /// batch, with it: the batch runs again with a savepoint per job, that job answered with
+    /// its failure, the others committed.
+    #[test]
+    fn a_job_that_fails_after_writing_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("registry.db")).unwrap();
+        super::super::schema::configure(&conn, "normal").unwrap();
+        super::super::schema::apply(&mut conn, crate::store::Migration::Apply).unwrap();
+        let state = Loop {
+            max_batch: 8,
+            metrics: Arc::new(Metrics::new().unwrap()),
+            health: Arc::default(),
+            faults: Arc::default(),
+        };
+        // The middle job's second identifier repeats its first: its appointment, version and
+        // first identifier are written before the insert fails.
+        let batch = [
+            create("a", &[("s", "1")]),
+            create("b", &[("s", "2"), ("s", "2")]),
+            create("c", &[("s", "3")]),
+        ];
+        let results = commit_batch(&mut conn, &batch, &state);
+        assert!(matches!(results[0], Ok(WriteResult::Create(_))));
+        assert!(results[1].is_err(), "{:?}", results[1]);
+        assert!(matches!(results[2], Ok(WriteResult::Create(_))));
+        let count =
+            |conn: &Connection, sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count(&conn, "SELECT count(*) FROM appointment"), 2);
+        assert_eq!(count(&conn, "SELECT count(*) FROM appointment_version"), 2);
+        assert_eq!(
+            count(&conn, "SELECT count(*) FROM appointment_identifier"),
+            2
+        );
+        assert_eq!(
+            count(&conn, "SELECT count(*) FROM appointment WHERE id = 'b'"),
+            0
+        );
+        // A batch that goes well runs once, without savepoints, and commits.
+        let results = commit_batch(&mut conn, &[create("d", &[])], &state);
+        assert!(matches!(results[0], Ok(WriteResult::Create(_))));
+        assert_eq!(count(&conn, "SELECT count(*) FROM appointment"), 3);
     }
 }
