@@ -11,7 +11,16 @@ pub const MAX_CHARS: usize = 256;
 /// Unicode line and paragraph separators as `\xNN` / `\u{NNNN}`. Plain text comes back borrowed.
 pub fn escape(text: &str) -> Cow<'_, str> {
     let needs = |c: char| c.is_control() || matches!(c, '"' | '\\' | '\u{2028}' | '\u{2029}');
-    if !text.chars().any(needs) && text.len() <= MAX_CHARS {
+    if text.len() > MAX_CHARS {
+        // Cut below, whatever it holds.
+    } else if text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        // Printable ASCII, the usual case (paths, ODS codes, subjects), checked a byte at a
+        // time rather than decoded into chars.
+        return Cow::Borrowed(text);
+    } else if !text.chars().any(needs) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len().min(MAX_CHARS) + 8);
