@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use super::structure::{self, Kind, TypeDef};
+use super::structure::{self, Indexed, Kind, Member};
 
 pub fn write(resource: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
@@ -52,7 +52,7 @@ fn write_resource(map: &Map<String, Value>, out: &mut Vec<u8>) {
         .get("resourceType")
         .and_then(Value::as_str)
         .unwrap_or("");
-    let Some(td) = structure::resource_def(rt) else {
+    let Some(ty) = structure::indexed_resource(rt) else {
         // Not in the table: keep the data rather than lose it.
         let _ = serde_json::to_writer(&mut *out, map);
         return;
@@ -60,38 +60,65 @@ fn write_resource(map: &Map<String, Value>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"resourceType\":\"");
     out.extend_from_slice(rt.as_bytes()); // a table name: no escaping needed
     out.push(b'"');
-    write_members(td, map, out, false);
+    write_members(ty, map, out, false);
     out.push(b'}');
 }
 
-fn write_object(td: &TypeDef, map: &Map<String, Value>, out: &mut Vec<u8>) {
+fn write_object(ty: &'static Indexed, map: &Map<String, Value>, out: &mut Vec<u8>) {
     out.push(b'{');
-    write_members(td, map, out, true);
+    write_members(ty, map, out, true);
     out.push(b'}');
 }
 
-fn write_members(td: &TypeDef, map: &Map<String, Value>, out: &mut Vec<u8>, mut first: bool) {
-    // `_name` siblings are rare: look for them only when the object has any.
-    let underscored = map.keys().any(|k| k.starts_with('_'));
-    let mut under = String::new();
-    for el in td.elements {
-        for c in el.choices {
-            if let Some(v) = map.get(c.name) {
-                member(c.name, c.kind, v, out, &mut first);
-            }
-            if underscored {
-                under.clear();
-                under.push('_');
-                under.push_str(c.name);
-                if let Some(v) = map.get(under.as_str()) {
-                    member(&under, Kind::Complex("Element"), v, out, &mut first);
-                }
-            }
+/// A member to write: the table's member, and whether this is its `_name` sibling.
+struct Placed<'m> {
+    member: &'static Member,
+    under: bool,
+    key: &'m str,
+    value: &'m Value,
+}
+
+fn write_members(
+    ty: &'static Indexed,
+    map: &Map<String, Value>,
+    out: &mut Vec<u8>,
+    mut first: bool,
+) {
+    // Each key placed in the table with one search, then written in table order, a `_name`
+    // sibling right after its value.
+    let mut placed: Vec<Placed> = Vec::with_capacity(map.len());
+    for (key, value) in map {
+        let (name, under) = match key.strip_prefix('_') {
+            Some(rest) => (rest, true),
+            None => (key.as_str(), false),
+        };
+        if let Some(member) = ty.member(name) {
+            placed.push(Placed {
+                member,
+                under,
+                key,
+                value,
+            });
+        }
+    }
+    placed.sort_unstable_by_key(|p| (p.member.rank, p.under));
+    for p in &placed {
+        if p.under {
+            member(p.key, Element::Sibling, p.value, out, &mut first);
+        } else {
+            member(p.key, Element::Of(p.member), p.value, out, &mut first);
         }
     }
 }
 
-fn member(name: &str, kind: Kind, v: &Value, out: &mut Vec<u8>, first: &mut bool) {
+/// What a member holds: a table member's kind, or (a `_name` sibling) an Element.
+#[derive(Clone, Copy)]
+enum Element {
+    Of(&'static Member),
+    Sibling,
+}
+
+fn member(name: &str, kind: Element, v: &Value, out: &mut Vec<u8>, first: &mut bool) {
     if !*first {
         out.push(b',');
     }
@@ -114,14 +141,21 @@ fn member(name: &str, kind: Kind, v: &Value, out: &mut Vec<u8>, first: &mut bool
     }
 }
 
-fn write_value(kind: Kind, v: &Value, out: &mut Vec<u8>) {
-    match (kind, v) {
-        (Kind::Complex(t), Value::Object(map)) => match structure::type_def(t) {
-            Some(td) => write_object(td, map, out),
-            None => plain(v, out),
+fn write_value(kind: Element, v: &Value, out: &mut Vec<u8>) {
+    let Value::Object(map) = v else {
+        return plain(v, out);
+    };
+    let complex = match kind {
+        Element::Sibling => structure::indexed("Element"),
+        Element::Of(m) => match m.choice.kind {
+            Kind::Complex(_) => m.complex(),
+            Kind::Resource => return write_resource(map, out),
+            _ => return plain(v, out),
         },
-        (Kind::Resource, Value::Object(map)) => write_resource(map, out),
-        _ => plain(v, out),
+    };
+    match complex {
+        Some(ty) => write_object(ty, map, out),
+        None => plain(v, out),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::structure::{self, Choice, ElementDef, Kind, TypeDef};
+use super::structure::{self, ElementDef, Indexed, Kind, Member};
 use super::{primitive, xhtml, Issue};
 
 /// Validates a resource; `path` is where it sits (`None` at the root).
@@ -22,8 +22,8 @@ pub fn resource(v: &Value, path: Option<&str>, issues: &mut Vec<Issue>) {
         return;
     };
     let base = path.map_or_else(|| rt.clone(), str::to_string);
-    match structure::resource_def(rt) {
-        Some(td) => object(td, map, &base, issues),
+    match structure::indexed_resource(rt) {
+        Some(ty) => object(ty, map, &base, issues),
         None => issues.push(unsupported(rt, &base)),
     }
 }
@@ -88,88 +88,99 @@ fn indexed(path: &str, i: usize) -> String {
     p
 }
 
-/// Looks up `_name` members of one object.
-struct Sibling<'m> {
-    map: &'m Map<String, Value>,
-    /// Whether the object has any key starting with `_`.
-    any: bool,
-    name: String,
+/// One member name of a type as given in an object: its value and its `_name` sibling.
+#[derive(Clone, Copy)]
+struct Given<'m> {
+    member: &'static Member,
+    value: Option<&'m Value>,
+    under: Option<&'m Value>,
 }
 
-impl<'m> Sibling<'m> {
-    /// The `_name` member for `name`, if the object has it.
-    fn get(&mut self, name: &str) -> Option<&'m Value> {
-        if !self.any {
-            return None;
-        }
-        self.name.clear();
-        self.name.push('_');
-        self.name.push_str(name);
-        self.map.get(self.name.as_str())
+impl Given<'_> {
+    /// Whether the alternative counts as given: by its value, or by a `_name` sibling where a
+    /// primitive may have one (any other `_name` is reported as unknown).
+    fn given(&self) -> bool {
+        self.value.is_some() || (self.under.is_some() && has_sibling(self.member))
     }
 }
 
 /// Primitives other than XML attributes (id, url) may have a `_name` sibling.
-fn has_sibling(el: &ElementDef, c: &Choice) -> bool {
-    matches!(c.kind, Kind::Primitive(_)) && !el.attr
+fn has_sibling(m: &Member) -> bool {
+    matches!(m.choice.kind, Kind::Primitive(_)) && !m.def.attr
 }
 
-fn object(td: &TypeDef, map: &Map<String, Value>, path: &str, issues: &mut Vec<Issue>) {
-    // `_name` siblings are rare: they are looked up only when the object has a key starting
-    // with `_` (otherwise every such lookup misses), in one reused buffer.
-    let mut sibling = Sibling {
-        map,
-        any: map.keys().any(|k| k.starts_with('_')),
-        name: String::new(),
-    };
-    for el in td.elements {
-        // Which of the element's types are given. Most elements are absent and most of the rest
-        // have one type given, so the first is kept and any others only counted here.
-        let given = |c: &Choice, sibling: &mut Sibling| {
-            map.contains_key(c.name) || (has_sibling(el, c) && sibling.get(c.name).is_some())
-        };
-        let mut first: Option<&Choice> = None;
-        let mut count = 0;
-        for c in el.choices {
-            if given(c, &mut sibling) {
-                first = first.or(Some(c));
-                count += 1;
-            }
-        }
-        let Some(first) = first else {
-            if el.min > 0 {
-                missing(el, path, issues);
-            }
-            continue;
-        };
-        if count > 1 {
-            let p = format!("{path}.{}", el.display_name());
-            issues.push(Issue::new(&p, "structure", "only one type may be given"));
-        }
-        for c in el.choices {
-            if std::ptr::eq(c, first) || (count > 1 && given(c, &mut sibling)) {
-                let p = child(path, c.name);
-                let under = sibling.get(c.name);
-                member(el, c, map.get(c.name), under, &p, issues);
-            }
-        }
-    }
-    let is_resource = structure::resource_def(td.name).is_some();
-    for key in map.keys() {
-        if is_resource && key == "resourceType" {
+fn object(ty: &'static Indexed, map: &Map<String, Value>, path: &str, issues: &mut Vec<Issue>) {
+    let td = ty.def;
+    // Each key placed in the table with one search (keys in map order, which the unknown
+    // ones are reported in), then visited in table order.
+    let mut given: Vec<Given> = Vec::with_capacity(map.len());
+    let mut unknown: Vec<&str> = Vec::new();
+    let mut underscored_seen = false;
+    for (key, v) in map {
+        if ty.is_resource && key == "resourceType" {
             continue;
         }
         let (name, underscored) = match key.strip_prefix('_') {
             Some(rest) => (rest, true),
             None => (key.as_str(), false),
         };
-        let known = td
-            .find(name)
-            .is_some_and(|(_, el, c)| !underscored || has_sibling(el, c));
-        if !known {
-            let msg = format!("unknown element '{key}'");
-            issues.push(Issue::new(&format!("{path}.{key}"), "structure", msg));
+        let Some(member) = ty.member(name) else {
+            unknown.push(key);
+            continue;
+        };
+        if underscored && !has_sibling(member) {
+            unknown.push(key);
         }
+        // A value and its sibling are two keys: the second joins the first's entry (searched
+        // for only when a `_name` key is involved, which most objects have none of).
+        underscored_seen |= underscored;
+        let earlier = underscored_seen
+            .then(|| given.iter().position(|g| std::ptr::eq(g.member, member)))
+            .flatten();
+        let at = match earlier {
+            Some(at) => at,
+            None => {
+                given.push(Given {
+                    member,
+                    value: None,
+                    under: None,
+                });
+                given.len() - 1
+            }
+        };
+        if underscored {
+            given[at].under = Some(v);
+        } else {
+            given[at].value = Some(v);
+        }
+    }
+    given.retain(Given::given);
+    given.sort_unstable_by_key(|g| g.member.rank);
+    let mut next = 0;
+    for (i, el) in td.elements.iter().enumerate() {
+        let from = next;
+        while next < given.len() && given[next].member.element == i {
+            next += 1;
+        }
+        let here = &given[from..next];
+        if here.is_empty() {
+            if el.min > 0 {
+                missing(el, path, issues);
+            }
+            continue;
+        }
+        if here.len() > 1 {
+            let p = format!("{path}.{}", el.display_name());
+            issues.push(Issue::new(&p, "structure", "only one type may be given"));
+        }
+        for g in here {
+            let p = child(path, g.member.name);
+            member(g.member, g.value, g.under, &p, issues);
+        }
+    }
+    for key in unknown {
+        let msg = format!("unknown element '{key}'");
+        issues.push(Issue::new(&format!("{path}.{key}"), "structure", msg));
     }
     if td.name == "Extension" {
         check_extension(map, path, issues);
@@ -177,17 +188,17 @@ fn object(td: &TypeDef, map: &Map<String, Value>, path: &str, issues: &mut Vec<I
 }
 
 fn member(
-    el: &ElementDef,
-    c: &Choice,
+    m: &'static Member,
     val: Option<&Value>,
     under: Option<&Value>,
     path: &str,
     issues: &mut Vec<Issue>,
 ) {
-    if !el.many {
+    let c = m.choice;
+    if !m.def.many {
         let (val, under) = (single(val, path, issues), single(under, path, issues));
         if val.is_some() || under.is_some() {
-            item(c, val, under, path, false, issues);
+            item(m, val, under, path, false, issues);
         }
         return;
     }
@@ -205,7 +216,7 @@ fn member(
         let p = indexed(path, i);
         let v = vals.and_then(|a| a.get(i));
         let u = unders.and_then(|a| a.get(i));
-        item(c, v, u, &p, true, issues);
+        item(m, v, u, &p, true, issues);
     }
 }
 
@@ -238,7 +249,7 @@ fn null_issue(path: &str, issues: &mut Vec<Issue>) {
 }
 
 fn item(
-    c: &Choice,
+    m: &'static Member,
     v: Option<&Value>,
     u: Option<&Value>,
     path: &str,
@@ -246,10 +257,11 @@ fn item(
     issues: &mut Vec<Issue>,
 ) {
     let is_null = |x: Option<&Value>| x.is_none_or(Value::is_null);
+    let c = m.choice;
     let Kind::Primitive(p) = c.kind else {
         match v {
             None | Some(Value::Null) => null_issue(path, issues),
-            Some(v) => non_primitive(c.kind, v, path, issues),
+            Some(v) => non_primitive(m, v, path, issues),
         }
         return;
     };
@@ -266,13 +278,13 @@ fn item(
     match u {
         Some(Value::Null) if !in_array => null_issue(path, issues),
         Some(Value::Null) | None => {}
-        Some(u) => complex("Element", u, path, issues),
+        Some(u) => complex(structure::indexed("Element"), u, path, issues),
     }
 }
 
-fn non_primitive(kind: Kind, v: &Value, path: &str, issues: &mut Vec<Issue>) {
-    match kind {
-        Kind::Complex(t) => complex(t, v, path, issues),
+fn non_primitive(m: &Member, v: &Value, path: &str, issues: &mut Vec<Issue>) {
+    match m.choice.kind {
+        Kind::Complex(_) => complex(m.complex(), v, path, issues),
         Kind::Resource => resource(v, Some(path), issues),
         Kind::Xhtml => match v {
             Value::String(s) => xhtml::check(s, path, issues),
@@ -282,7 +294,8 @@ fn non_primitive(kind: Kind, v: &Value, path: &str, issues: &mut Vec<Issue>) {
     }
 }
 
-fn complex(type_name: &str, v: &Value, path: &str, issues: &mut Vec<Issue>) {
+/// `ty` is None for a type the table lacks: only the object's shape is checked.
+fn complex(ty: Option<&'static Indexed>, v: &Value, path: &str, issues: &mut Vec<Issue>) {
     let Value::Object(map) = v else {
         issues.push(Issue::new(path, "structure", "expected an object"));
         return;
@@ -291,7 +304,7 @@ fn complex(type_name: &str, v: &Value, path: &str, issues: &mut Vec<Issue>) {
         issues.push(Issue::new(path, "value", "empty objects are not allowed"));
         return;
     }
-    if let Some(td) = structure::type_def(type_name) {
-        object(td, map, path, issues);
+    if let Some(ty) = ty {
+        object(ty, map, path, issues);
     }
 }
