@@ -8,15 +8,25 @@
 
 use serde_json::{Map, Value};
 
-use super::structure::{self, Kind, TypeDef};
+use super::structure::{self, Indexed, Kind, Member};
 
 pub fn write(resource: &Value) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512);
+    let mut w = Writer {
+        out: Vec::with_capacity(512),
+        placed: Vec::new(),
+    };
     match resource {
-        Value::Object(map) => write_resource(map, &mut out),
-        other => plain(other, &mut out),
+        Value::Object(map) => w.resource(map),
+        other => plain(other, &mut w.out),
     }
-    out
+    w.out
+}
+
+/// One write's output, and the members of the objects being written (each object's above its
+/// parent's), in one buffer for the whole resource.
+struct Writer<'m> {
+    out: Vec<u8>,
+    placed: Vec<Placed<'m>>,
 }
 
 fn plain(v: &Value, out: &mut Vec<u8>) {
@@ -47,81 +57,119 @@ pub fn string(s: &str, out: &mut Vec<u8>) {
     }
 }
 
-fn write_resource(map: &Map<String, Value>, out: &mut Vec<u8>) {
-    let rt = map
-        .get("resourceType")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let Some(td) = structure::resource_def(rt) else {
-        // Not in the table: keep the data rather than lose it.
-        let _ = serde_json::to_writer(&mut *out, map);
-        return;
-    };
-    out.extend_from_slice(b"{\"resourceType\":\"");
-    out.extend_from_slice(rt.as_bytes()); // a table name: no escaping needed
-    out.push(b'"');
-    write_members(td, map, out, false);
-    out.push(b'}');
+/// A member to write: the table's member, and whether this is its `_name` sibling.
+#[derive(Clone, Copy)]
+struct Placed<'m> {
+    member: &'static Member,
+    under: bool,
+    key: &'m str,
+    value: &'m Value,
 }
 
-fn write_object(td: &TypeDef, map: &Map<String, Value>, out: &mut Vec<u8>) {
-    out.push(b'{');
-    write_members(td, map, out, true);
-    out.push(b'}');
+/// What a member holds: a table member's kind, or (a `_name` sibling) an Element.
+#[derive(Clone, Copy)]
+enum Element {
+    Of(&'static Member),
+    Sibling,
 }
 
-fn write_members(td: &TypeDef, map: &Map<String, Value>, out: &mut Vec<u8>, mut first: bool) {
-    // `_name` siblings are rare: look for them only when the object has any.
-    let underscored = map.keys().any(|k| k.starts_with('_'));
-    let mut under = String::new();
-    for el in td.elements {
-        for c in el.choices {
-            if let Some(v) = map.get(c.name) {
-                member(c.name, c.kind, v, out, &mut first);
-            }
-            if underscored {
-                under.clear();
-                under.push('_');
-                under.push_str(c.name);
-                if let Some(v) = map.get(under.as_str()) {
-                    member(&under, Kind::Complex("Element"), v, out, &mut first);
-                }
+impl<'m> Writer<'m> {
+    fn resource(&mut self, map: &'m Map<String, Value>) {
+        let out = &mut self.out;
+        let rt = map
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let Some(ty) = structure::indexed_resource(rt) else {
+            // Not in the table: keep the data rather than lose it.
+            let _ = serde_json::to_writer(&mut *out, map);
+            return;
+        };
+        out.extend_from_slice(b"{\"resourceType\":\"");
+        out.extend_from_slice(rt.as_bytes()); // a table name: no escaping needed
+        out.push(b'"');
+        self.members(ty, map, false);
+        self.out.push(b'}');
+    }
+
+    fn object(&mut self, ty: &'static Indexed, map: &'m Map<String, Value>) {
+        self.out.push(b'{');
+        self.members(ty, map, true);
+        self.out.push(b'}');
+    }
+
+    fn members(&mut self, ty: &'static Indexed, map: &'m Map<String, Value>, mut first: bool) {
+        // Each key placed in the table with one search, then written in table order, a `_name`
+        // sibling right after its value.
+        let base = self.placed.len();
+        for (key, value) in map {
+            let (name, under) = match key.strip_prefix('_') {
+                Some(rest) => (rest, true),
+                None => (key.as_str(), false),
+            };
+            if let Some(member) = ty.member(name) {
+                self.placed.push(Placed {
+                    member,
+                    under,
+                    key,
+                    value,
+                });
             }
         }
-    }
-}
-
-fn member(name: &str, kind: Kind, v: &Value, out: &mut Vec<u8>, first: &mut bool) {
-    if !*first {
-        out.push(b',');
-    }
-    *first = false;
-    out.push(b'"');
-    out.extend_from_slice(name.as_bytes()); // table names are plain identifiers
-    out.extend_from_slice(b"\":");
-    match v {
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(kind, item, out);
-            }
-            out.push(b']');
+        self.placed[base..].sort_unstable_by_key(|p| (p.member.rank, p.under));
+        for at in base..self.placed.len() {
+            // Copied out: the members below place their own after this object's.
+            let p = self.placed[at];
+            let kind = if p.under {
+                Element::Sibling
+            } else {
+                Element::Of(p.member)
+            };
+            self.member(p.key, kind, p.value, &mut first);
         }
-        _ => write_value(kind, v, out),
+        self.placed.truncate(base);
     }
-}
 
-fn write_value(kind: Kind, v: &Value, out: &mut Vec<u8>) {
-    match (kind, v) {
-        (Kind::Complex(t), Value::Object(map)) => match structure::type_def(t) {
-            Some(td) => write_object(td, map, out),
-            None => plain(v, out),
-        },
-        (Kind::Resource, Value::Object(map)) => write_resource(map, out),
-        _ => plain(v, out),
+    fn member(&mut self, name: &str, kind: Element, v: &'m Value, first: &mut bool) {
+        let out = &mut self.out;
+        if !*first {
+            out.push(b',');
+        }
+        *first = false;
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes()); // table names are plain identifiers
+        out.extend_from_slice(b"\":");
+        match v {
+            Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.value(kind, item);
+                }
+                self.out.push(b']');
+            }
+            _ => self.value(kind, v),
+        }
+    }
+
+    fn value(&mut self, kind: Element, v: &'m Value) {
+        let Value::Object(map) = v else {
+            return plain(v, &mut self.out);
+        };
+        let complex = match kind {
+            Element::Sibling => structure::indexed("Element"),
+            Element::Of(m) => match m.choice.kind {
+                Kind::Complex(_) => m.complex(),
+                Kind::Resource => return self.resource(map),
+                _ => return plain(v, &mut self.out),
+            },
+        };
+        match complex {
+            Some(ty) => self.object(ty, map),
+            None => plain(v, &mut self.out),
+        }
     }
 }
 

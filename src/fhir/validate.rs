@@ -3,29 +3,35 @@
 
 use serde_json::{Map, Value};
 
-use super::structure::{self, Choice, ElementDef, Kind, TypeDef};
+use super::structure::{self, ElementDef, Indexed, Kind, Member};
 use super::{primitive, xhtml, Issue};
 
 /// Validates a resource; `path` is where it sits (`None` at the root).
 pub fn resource(v: &Value, path: Option<&str>, issues: &mut Vec<Issue>) {
-    let here = path.unwrap_or("");
-    let Some(map) = v.as_object() else {
-        issues.push(Issue::new(
-            here,
-            "structure",
-            "expected a resource (JSON object)",
-        ));
-        return;
+    let mut walk = Walk {
+        path: String::new(),
+        given: Vec::new(),
+        issues,
     };
-    let Some(Value::String(rt)) = map.get("resourceType") else {
-        issues.push(Issue::new(here, "required", "resourceType is missing"));
-        return;
-    };
-    let base = path.map_or_else(|| rt.clone(), str::to_string);
-    match structure::resource_def(rt) {
-        Some(td) => object(td, map, &base, issues),
-        None => issues.push(unsupported(rt, &base)),
+    match path {
+        Some(path) => walk.path.push_str(path),
+        // At the root the path is the resource type, or "" when there is none.
+        None => {
+            if let Some(Value::String(rt)) = v.get("resourceType") {
+                walk.path.push_str(rt);
+            }
+        }
     }
+    walk.resource(v);
+}
+
+/// One validation's state: the path of the value being checked, grown and cut back as the walk
+/// goes down and up (an issue copies it; nothing else allocates one), and the members of the
+/// objects being walked, each object's above its parent's.
+struct Walk<'m, 'i> {
+    path: String,
+    given: Vec<Given<'m>>,
+    issues: &'i mut Vec<Issue>,
 }
 
 pub fn unsupported(rt: &str, path: &str) -> Issue {
@@ -57,21 +63,265 @@ pub fn check_extension(map: &Map<String, Value>, path: &str, issues: &mut Vec<Is
     issues.push(Issue::new(path, "invalid", msg));
 }
 
-/// `path.name`. Paths are built for every member present, so by appending: `format!` cost
-/// over a thousand instructions each.
-fn child(path: &str, name: &str) -> String {
-    let mut p = String::with_capacity(path.len() + 1 + name.len());
-    p.push_str(path);
-    p.push('.');
-    p.push_str(name);
-    p
+/// One member name of a type as given in an object: its value and its `_name` sibling.
+#[derive(Clone, Copy)]
+struct Given<'m> {
+    member: &'static Member,
+    value: Option<&'m Value>,
+    under: Option<&'m Value>,
 }
 
-/// `path[i]`, as [`child`].
-fn indexed(path: &str, i: usize) -> String {
-    let mut p = String::with_capacity(path.len() + 4);
-    p.push_str(path);
-    p.push('[');
+impl Given<'_> {
+    /// Whether the alternative counts as given: by its value, or by a `_name` sibling where a
+    /// primitive may have one (any other `_name` is reported as unknown).
+    fn given(&self) -> bool {
+        self.value.is_some() || (self.under.is_some() && has_sibling(self.member))
+    }
+}
+
+/// Primitives other than XML attributes (id, url) may have a `_name` sibling.
+fn has_sibling(m: &Member) -> bool {
+    matches!(m.choice.kind, Kind::Primitive(_)) && !m.def.attr
+}
+
+impl<'m> Walk<'m, '_> {
+    fn issue(&mut self, issue_type: &'static str, message: impl Into<String>) {
+        self.issues
+            .push(Issue::new(&self.path, issue_type, message));
+    }
+
+    fn resource(&mut self, v: &'m Value) {
+        let Some(map) = v.as_object() else {
+            self.issue("structure", "expected a resource (JSON object)");
+            return;
+        };
+        let Some(Value::String(rt)) = map.get("resourceType") else {
+            self.issue("required", "resourceType is missing");
+            return;
+        };
+        match structure::indexed_resource(rt) {
+            Some(ty) => self.object(ty, map),
+            None => self.issues.push(unsupported(rt, &self.path)),
+        }
+    }
+
+    fn object(&mut self, ty: &'static Indexed, map: &'m Map<String, Value>) {
+        let td = ty.def;
+        // Each key placed in the table with one search (keys in map order, which the unknown
+        // ones are reported in), then visited in table order.
+        let base = self.given.len();
+        let mut unknown: Vec<&str> = Vec::new();
+        let mut underscored_seen = false;
+        for (key, v) in map {
+            if ty.is_resource && key == "resourceType" {
+                continue;
+            }
+            let (name, underscored) = match key.strip_prefix('_') {
+                Some(rest) => (rest, true),
+                None => (key.as_str(), false),
+            };
+            let Some(member) = ty.member(name) else {
+                unknown.push(key);
+                continue;
+            };
+            if underscored && !has_sibling(member) {
+                unknown.push(key);
+            }
+            // A value and its sibling are two keys: the second joins the first's entry
+            // (searched for only when a `_name` key is involved, which most objects have none
+            // of).
+            underscored_seen |= underscored;
+            let earlier = underscored_seen
+                .then(|| {
+                    self.given[base..]
+                        .iter()
+                        .position(|g| std::ptr::eq(g.member, member))
+                })
+                .flatten();
+            let at = match earlier {
+                Some(at) => base + at,
+                None => {
+                    self.given.push(Given {
+                        member,
+                        value: None,
+                        under: None,
+                    });
+                    self.given.len() - 1
+                }
+            };
+            if underscored {
+                self.given[at].under = Some(v);
+            } else {
+                self.given[at].value = Some(v);
+            }
+        }
+        let mut kept = base;
+        for i in base..self.given.len() {
+            if self.given[i].given() {
+                self.given[kept] = self.given[i];
+                kept += 1;
+            }
+        }
+        self.given.truncate(kept);
+        self.given[base..].sort_unstable_by_key(|g| g.member.rank);
+        let end = self.given.len();
+        let mut next = base;
+        for (i, el) in td.elements.iter().enumerate() {
+            let from = next;
+            while next < end && self.given[next].member.element == i {
+                next += 1;
+            }
+            if from == next {
+                if el.min > 0 {
+                    missing(el, &self.path, self.issues);
+                }
+                continue;
+            }
+            if next - from > 1 {
+                let p = format!("{}.{}", self.path, el.display_name());
+                self.issues
+                    .push(Issue::new(&p, "structure", "only one type may be given"));
+            }
+            for at in from..next {
+                // Copied out: the members below push their own entries after this object's.
+                let g = self.given[at];
+                let len = self.path.len();
+                self.path.push('.');
+                self.path.push_str(g.member.name);
+                self.member(g.member, g.value, g.under);
+                self.path.truncate(len);
+            }
+        }
+        self.given.truncate(base);
+        for key in unknown {
+            let msg = format!("unknown element '{key}'");
+            let p = format!("{}.{key}", self.path);
+            self.issues.push(Issue::new(&p, "structure", msg));
+        }
+        if td.name == "Extension" {
+            check_extension(map, &self.path, self.issues);
+        }
+    }
+
+    fn member(&mut self, m: &'static Member, val: Option<&'m Value>, under: Option<&'m Value>) {
+        let c = m.choice;
+        if !m.def.many {
+            let (val, under) = (self.single(val), self.single(under));
+            if val.is_some() || under.is_some() {
+                self.item(m, val, under, false);
+            }
+            return;
+        }
+        let (vals, unders) = (self.array(val), self.array(under));
+        if let (Some(v), Some(u)) = (vals, unders) {
+            if v.len() != u.len() {
+                let msg = format!("'_{}' must have as many entries as '{}'", c.name, c.name);
+                self.issue("structure", msg);
+            }
+        }
+        let n = vals
+            .map_or(0, <[Value]>::len)
+            .max(unders.map_or(0, <[Value]>::len));
+        for i in 0..n {
+            let len = self.path.len();
+            push_index(&mut self.path, i);
+            let v = vals.and_then(|a| a.get(i));
+            let u = unders.and_then(|a| a.get(i));
+            self.item(m, v, u, true);
+            self.path.truncate(len);
+        }
+    }
+
+    fn single(&mut self, v: Option<&'m Value>) -> Option<&'m Value> {
+        if let Some(Value::Array(_)) = v {
+            self.issue("structure", "expected a single value, not an array");
+            return None;
+        }
+        v
+    }
+
+    fn array(&mut self, v: Option<&'m Value>) -> Option<&'m [Value]> {
+        match v {
+            Some(Value::Array(a)) if a.is_empty() => {
+                self.issue("value", "empty arrays are not allowed");
+                None
+            }
+            Some(Value::Array(a)) => Some(a.as_slice()),
+            Some(_) => {
+                self.issue("structure", "expected an array");
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn null_issue(&mut self) {
+        self.issue("value", "null is not allowed");
+    }
+
+    fn item(
+        &mut self,
+        m: &'static Member,
+        v: Option<&'m Value>,
+        u: Option<&'m Value>,
+        in_array: bool,
+    ) {
+        let is_null = |x: Option<&Value>| x.is_none_or(Value::is_null);
+        let c = m.choice;
+        let Kind::Primitive(p) = c.kind else {
+            match v {
+                None | Some(Value::Null) => self.null_issue(),
+                Some(v) => self.non_primitive(m, v),
+            }
+            return;
+        };
+        // Nulls only pad aligned arrays, and never on both sides at once.
+        if is_null(v) && is_null(u) {
+            self.null_issue();
+            return;
+        }
+        match v {
+            Some(Value::Null) if !in_array => self.null_issue(),
+            Some(Value::Null) | None => {}
+            Some(v) => primitive::check_json(p, c.codes, v, &self.path, self.issues),
+        }
+        match u {
+            Some(Value::Null) if !in_array => self.null_issue(),
+            Some(Value::Null) | None => {}
+            Some(u) => self.complex(structure::indexed("Element"), u),
+        }
+    }
+
+    fn non_primitive(&mut self, m: &Member, v: &'m Value) {
+        match m.choice.kind {
+            Kind::Complex(_) => self.complex(m.complex(), v),
+            Kind::Resource => self.resource(v),
+            Kind::Xhtml => match v {
+                Value::String(s) => xhtml::check(s, &self.path, self.issues),
+                _ => self.issue("structure", "expected a string"),
+            },
+            Kind::Primitive(_) => {}
+        }
+    }
+
+    /// `ty` is None for a type the table lacks: only the object's shape is checked.
+    fn complex(&mut self, ty: Option<&'static Indexed>, v: &'m Value) {
+        let Value::Object(map) = v else {
+            self.issue("structure", "expected an object");
+            return;
+        };
+        if map.is_empty() {
+            self.issue("value", "empty objects are not allowed");
+            return;
+        }
+        if let Some(ty) = ty {
+            self.object(ty, map);
+        }
+    }
+}
+
+/// Appends `[i]` to a path.
+fn push_index(path: &mut String, i: usize) {
     let mut digits = [0u8; 20];
     let mut n = i;
     let mut at = digits.len();
@@ -83,215 +333,7 @@ fn indexed(path: &str, i: usize) -> String {
             break;
         }
     }
-    p.extend(digits[at..].iter().map(|&d| char::from(d)));
-    p.push(']');
-    p
-}
-
-/// Looks up `_name` members of one object.
-struct Sibling<'m> {
-    map: &'m Map<String, Value>,
-    /// Whether the object has any key starting with `_`.
-    any: bool,
-    name: String,
-}
-
-impl<'m> Sibling<'m> {
-    /// The `_name` member for `name`, if the object has it.
-    fn get(&mut self, name: &str) -> Option<&'m Value> {
-        if !self.any {
-            return None;
-        }
-        self.name.clear();
-        self.name.push('_');
-        self.name.push_str(name);
-        self.map.get(self.name.as_str())
-    }
-}
-
-/// Primitives other than XML attributes (id, url) may have a `_name` sibling.
-fn has_sibling(el: &ElementDef, c: &Choice) -> bool {
-    matches!(c.kind, Kind::Primitive(_)) && !el.attr
-}
-
-fn object(td: &TypeDef, map: &Map<String, Value>, path: &str, issues: &mut Vec<Issue>) {
-    // `_name` siblings are rare: they are looked up only when the object has a key starting
-    // with `_` (otherwise every such lookup misses), in one reused buffer.
-    let mut sibling = Sibling {
-        map,
-        any: map.keys().any(|k| k.starts_with('_')),
-        name: String::new(),
-    };
-    for el in td.elements {
-        // Which of the element's types are given. Most elements are absent and most of the rest
-        // have one type given, so the first is kept and any others only counted here.
-        let given = |c: &Choice, sibling: &mut Sibling| {
-            map.contains_key(c.name) || (has_sibling(el, c) && sibling.get(c.name).is_some())
-        };
-        let mut first: Option<&Choice> = None;
-        let mut count = 0;
-        for c in el.choices {
-            if given(c, &mut sibling) {
-                first = first.or(Some(c));
-                count += 1;
-            }
-        }
-        let Some(first) = first else {
-            if el.min > 0 {
-                missing(el, path, issues);
-            }
-            continue;
-        };
-        if count > 1 {
-            let p = format!("{path}.{}", el.display_name());
-            issues.push(Issue::new(&p, "structure", "only one type may be given"));
-        }
-        for c in el.choices {
-            if std::ptr::eq(c, first) || (count > 1 && given(c, &mut sibling)) {
-                let p = child(path, c.name);
-                let under = sibling.get(c.name);
-                member(el, c, map.get(c.name), under, &p, issues);
-            }
-        }
-    }
-    let is_resource = structure::resource_def(td.name).is_some();
-    for key in map.keys() {
-        if is_resource && key == "resourceType" {
-            continue;
-        }
-        let (name, underscored) = match key.strip_prefix('_') {
-            Some(rest) => (rest, true),
-            None => (key.as_str(), false),
-        };
-        let known = td
-            .find(name)
-            .is_some_and(|(_, el, c)| !underscored || has_sibling(el, c));
-        if !known {
-            let msg = format!("unknown element '{key}'");
-            issues.push(Issue::new(&format!("{path}.{key}"), "structure", msg));
-        }
-    }
-    if td.name == "Extension" {
-        check_extension(map, path, issues);
-    }
-}
-
-fn member(
-    el: &ElementDef,
-    c: &Choice,
-    val: Option<&Value>,
-    under: Option<&Value>,
-    path: &str,
-    issues: &mut Vec<Issue>,
-) {
-    if !el.many {
-        let (val, under) = (single(val, path, issues), single(under, path, issues));
-        if val.is_some() || under.is_some() {
-            item(c, val, under, path, false, issues);
-        }
-        return;
-    }
-    let (vals, unders) = (array(val, path, issues), array(under, path, issues));
-    if let (Some(v), Some(u)) = (vals, unders) {
-        if v.len() != u.len() {
-            let msg = format!("'_{}' must have as many entries as '{}'", c.name, c.name);
-            issues.push(Issue::new(path, "structure", msg));
-        }
-    }
-    let n = vals
-        .map_or(0, <[Value]>::len)
-        .max(unders.map_or(0, <[Value]>::len));
-    for i in 0..n {
-        let p = indexed(path, i);
-        let v = vals.and_then(|a| a.get(i));
-        let u = unders.and_then(|a| a.get(i));
-        item(c, v, u, &p, true, issues);
-    }
-}
-
-fn single<'a>(v: Option<&'a Value>, path: &str, issues: &mut Vec<Issue>) -> Option<&'a Value> {
-    if let Some(Value::Array(_)) = v {
-        let msg = "expected a single value, not an array";
-        issues.push(Issue::new(path, "structure", msg));
-        return None;
-    }
-    v
-}
-
-fn array<'a>(v: Option<&'a Value>, path: &str, issues: &mut Vec<Issue>) -> Option<&'a [Value]> {
-    match v {
-        Some(Value::Array(a)) if a.is_empty() => {
-            issues.push(Issue::new(path, "value", "empty arrays are not allowed"));
-            None
-        }
-        Some(Value::Array(a)) => Some(a.as_slice()),
-        Some(_) => {
-            issues.push(Issue::new(path, "structure", "expected an array"));
-            None
-        }
-        None => None,
-    }
-}
-
-fn null_issue(path: &str, issues: &mut Vec<Issue>) {
-    issues.push(Issue::new(path, "value", "null is not allowed"));
-}
-
-fn item(
-    c: &Choice,
-    v: Option<&Value>,
-    u: Option<&Value>,
-    path: &str,
-    in_array: bool,
-    issues: &mut Vec<Issue>,
-) {
-    let is_null = |x: Option<&Value>| x.is_none_or(Value::is_null);
-    let Kind::Primitive(p) = c.kind else {
-        match v {
-            None | Some(Value::Null) => null_issue(path, issues),
-            Some(v) => non_primitive(c.kind, v, path, issues),
-        }
-        return;
-    };
-    // Nulls only pad aligned arrays, and never on both sides at once.
-    if is_null(v) && is_null(u) {
-        null_issue(path, issues);
-        return;
-    }
-    match v {
-        Some(Value::Null) if !in_array => null_issue(path, issues),
-        Some(Value::Null) | None => {}
-        Some(v) => primitive::check_json(p, c.codes, v, path, issues),
-    }
-    match u {
-        Some(Value::Null) if !in_array => null_issue(path, issues),
-        Some(Value::Null) | None => {}
-        Some(u) => complex("Element", u, path, issues),
-    }
-}
-
-fn non_primitive(kind: Kind, v: &Value, path: &str, issues: &mut Vec<Issue>) {
-    match kind {
-        Kind::Complex(t) => complex(t, v, path, issues),
-        Kind::Resource => resource(v, Some(path), issues),
-        Kind::Xhtml => match v {
-            Value::String(s) => xhtml::check(s, path, issues),
-            _ => issues.push(Issue::new(path, "structure", "expected a string")),
-        },
-        Kind::Primitive(_) => {}
-    }
-}
-
-fn complex(type_name: &str, v: &Value, path: &str, issues: &mut Vec<Issue>) {
-    let Value::Object(map) = v else {
-        issues.push(Issue::new(path, "structure", "expected an object"));
-        return;
-    };
-    if map.is_empty() {
-        issues.push(Issue::new(path, "value", "empty objects are not allowed"));
-        return;
-    }
-    if let Some(td) = structure::type_def(type_name) {
-        object(td, map, path, issues);
-    }
+    path.push('[');
+    path.extend(digits[at..].iter().map(|&d| char::from(d)));
+    path.push(']');
 }

@@ -32,15 +32,17 @@ pub fn find(
         return None;
     };
     let before = problems.len();
-    let mut found: Vec<(String, String)> = Vec::new();
+    // Paths are written only when there is a problem to report at them.
+    let mut found: Option<(usize, Via, &str)> = None;
+    let mut n = 0;
     for (i, participant) in participants.iter().enumerate() {
-        let base = format!("Appointment.participant[{i}].actor");
-        if let Some(p) = from_actor(participant.get("actor"), &base, problems) {
-            found.push(p);
+        if let Some((via, nhs)) = from_actor(participant.get("actor"), i, problems) {
+            found = found.or(Some((i, via, nhs)));
+            n += 1;
         }
     }
-    match found.len() {
-        0 if problems.len() == before => {
+    match (n, found) {
+        (0, _) if problems.len() == before => {
             problems.push(missing(
                 "Appointment.participant",
                 &format!(
@@ -51,12 +53,16 @@ pub fn find(
             ));
             None
         }
-        0 => None,
-        1 => {
-            let (path, nhs) = found.remove(0);
-            nhs_number::check(&path, &nhs, problems).then_some(nhs)
+        (1, Some((i, via, nhs))) => {
+            if nhs_number::is_valid(nhs) {
+                return Some(nhs.to_string());
+            }
+            let path = format!("{}{}", actor_path(i), via.suffix());
+            nhs_number::check(&path, nhs, problems);
+            None
         }
-        n => {
+        (0 | 1, _) => None,
+        (n, _) => {
             problems.push(rule(
                 "Appointment.participant",
                 format!("exactly one patient per appointment; {n} participants name a patient"),
@@ -66,23 +72,44 @@ pub fn find(
     }
 }
 
-/// `(path of the NHS number, NHS number)` when this actor refers to a patient nationally.
-fn from_actor(
-    actor: Option<&Value>,
-    base: &str,
+/// Where an actor names the NHS number.
+#[derive(Clone, Copy)]
+enum Via {
+    Reference,
+    Identifier,
+}
+
+impl Via {
+    fn suffix(self) -> &'static str {
+        match self {
+            Via::Reference => ".reference",
+            Via::Identifier => ".identifier.value",
+        }
+    }
+}
+
+/// `Appointment.participant[i].actor`.
+fn actor_path(i: usize) -> String {
+    format!("Appointment.participant[{i}].actor")
+}
+
+/// Where and which NHS number, when the actor of participant `i` refers to a patient nationally.
+fn from_actor<'a>(
+    actor: Option<&'a Value>,
+    i: usize,
     problems: &mut Vec<Problem>,
-) -> Option<(String, String)> {
+) -> Option<(Via, &'a str)> {
     let actor = actor?;
     let by_reference = actor
         .get("reference")
         .and_then(Value::as_str)
         .and_then(|r| {
             if let Some(nhs) = r.strip_prefix(NATIONAL_PATIENT_BASE) {
-                Some((format!("{base}.reference"), nhs.to_string()))
+                Some((Via::Reference, nhs))
             } else {
                 if r.starts_with("Patient/") || r.contains("/Patient/") {
                     problems.push(rule(
-                        format!("{base}.reference"),
+                        format!("{}.reference", actor_path(i)),
                         format!(
                             "the patient must be referenced nationally: \
                          '{NATIONAL_PATIENT_BASE}{{nhs-number}}', not '{r}'"
@@ -96,21 +123,21 @@ fn from_actor(
     let by_identifier = identifier.and_then(|id| {
         (id.get("system").and_then(Value::as_str) == Some(NHS_NUMBER_SYSTEM)).then(|| {
             let nhs = id.get("value").and_then(Value::as_str).unwrap_or("");
-            (format!("{base}.identifier.value"), nhs.to_string())
+            (Via::Identifier, nhs)
         })
     });
     match (by_reference, by_identifier) {
-        (Some(r), Some(i)) if r.1 != i.1 => {
+        (Some(r), Some(i_)) if r.1 != i_.1 => {
             problems.push(rule(
-                base,
+                actor_path(i),
                 format!(
                     "actor.reference names NHS number '{}' but actor.identifier names '{}'",
-                    r.1, i.1
+                    r.1, i_.1
                 ),
             ));
             None
         }
         (Some(r), _) => Some(r),
-        (None, i) => i,
+        (None, i_) => i_,
     }
 }

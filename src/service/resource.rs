@@ -1,6 +1,6 @@
 //! Reading an Appointment body and stamping a version onto it: shared by register and cancel.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Problem};
 use crate::fhir::{self, Format};
@@ -45,12 +45,31 @@ pub fn appointment(
 
 /// Sets the id and `meta.versionId`/`meta.lastUpdated`, keeping whatever else `meta` holds.
 pub fn stamp(resource: &mut Value, id: &str, version: i64, last_updated: &str) {
-    resource["id"] = json!(id);
-    if !resource.get("meta").is_some_and(Value::is_object) {
-        resource["meta"] = json!({});
+    // Straight into the maps: `value["key"] = …` walks from the root and allocates the key
+    // for each of the four assignments.
+    let Value::Object(map) = resource else {
+        resource["id"] = json!(id);
+        resource["meta"] = json!({"versionId": version.to_string(), "lastUpdated": last_updated});
+        return;
+    };
+    set(map, "id", Value::String(id.to_owned()));
+    if !map.get("meta").is_some_and(Value::is_object) {
+        set(map, "meta", Value::Object(Map::new()));
     }
-    resource["meta"]["versionId"] = json!(version.to_string());
-    resource["meta"]["lastUpdated"] = json!(last_updated);
+    if let Some(Value::Object(meta)) = map.get_mut("meta") {
+        set(meta, "versionId", Value::String(version.to_string()));
+        set(meta, "lastUpdated", Value::String(last_updated.to_owned()));
+    }
+}
+
+/// `map[key] = value`, allocating the key only when it is new.
+fn set(map: &mut Map<String, Value>, key: &str, value: Value) {
+    match map.get_mut(key) {
+        Some(slot) => *slot = value,
+        None => {
+            map.insert(key.to_owned(), value);
+        }
+    }
 }
 
 /// A resource id from a URL: a FHIR id, else 400.
