@@ -1,6 +1,6 @@
 //! Reading an Appointment body and stamping a version onto it: shared by register and cancel.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::error::{Error, Problem};
 use crate::fhir::{self, Format};
@@ -47,9 +47,8 @@ pub fn appointment(
 pub fn stamp(resource: &mut Value, id: &str, version: i64, last_updated: &str) {
     // Straight into the maps: `value["key"] = …` walks from the root and allocates the key
     // for each of the four assignments.
+    // Only an object gets here: `appointment` refuses any other body before it is stamped.
     let Value::Object(map) = resource else {
-        resource["id"] = json!(id);
-        resource["meta"] = json!({"versionId": version.to_string(), "lastUpdated": last_updated});
         return;
     };
     set(map, "id", Value::String(id.to_owned()));

@@ -22,6 +22,9 @@ const STEPS: &[(i64, &str)] = &[(
     "DROP INDEX IF EXISTS appointment_patient; DROP INDEX IF EXISTS appointment_patient_created;",
 )];
 
+/// The version that keyed versions by row and added `appointment.current_row`.
+const ROWS: i64 = 4;
+
 /// Version 4, versions keyed by row: the versions copied into the new table in the order they
 /// were written (by time, then version). Rewrites every version: about a second per 100,000.
 const VERSION_ROWS: &str = "ALTER TABLE appointment_version RENAME TO appointment_version_v3;
@@ -97,7 +100,7 @@ pub fn apply(conn: &mut Connection, migration: Migration) -> Result<(), StoreErr
     }
     // Decided by the tables' shape, not the version: a database of any earlier version may
     // lack either table.
-    if found < 4 {
+    if found < ROWS {
         if has_column(&tx, "appointment_version", "id")?
             && !has_column(&tx, "appointment_version", "row")?
         {
@@ -109,7 +112,7 @@ pub fn apply(conn: &mut Connection, migration: Migration) -> Result<(), StoreErr
         }
     }
     tx.execute_batch(SCHEMA)?;
-    if found < 4 {
+    if found < ROWS {
         tx.execute_batch(POINT_AT_CURRENT)?;
     }
     tx.execute_batch(&format!("PRAGMA user_version = {VERSION}"))?;

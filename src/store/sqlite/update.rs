@@ -23,10 +23,12 @@ struct Current {
 }
 
 pub fn apply(tx: &Transaction<'_>, u: &Update) -> Result<WriteResult, Error> {
+    // By (id, version), not `current_row`: a cancel is no hot path, and this finds the
+    // current version even where SQL written by hand left the pointer unset.
     let current = tx
         .query_row(
             "SELECT a.version, a.registered_by_org, v.resource FROM appointment a
-             JOIN appointment_version v ON v.row = a.current_row
+             JOIN appointment_version v ON v.id = a.id AND v.version = a.version
              WHERE a.id = ?1",
             params![u.id],
             |row| {

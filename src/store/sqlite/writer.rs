@@ -222,14 +222,10 @@ fn commit_batch(
 ) -> Vec<Result<WriteResult, Error>> {
     // Jobs that failed in the first run, answered so and not run again.
     let mut settled: Vec<Option<Result<WriteResult, Error>>> = Vec::new();
-    match run_batch(conn, batch, state, &mut settled) {
-        Ran::Done(results) => results,
-        Ran::Again => {
-            // Rolled back: once more, each job under its own savepoint.
-            match run_batch(conn, batch, state, &mut settled) {
-                Ran::Done(results) => results,
-                Ran::Again => unreachable!("a batch with savepoints runs to its end"),
-            }
+    loop {
+        // A second run has savepoints (`settled` is filled) and always comes to an end.
+        if let Ran::Done(results) = run_batch(conn, batch, state, &mut settled) {
+            return results;
         }
     }
 }
