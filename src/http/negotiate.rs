@@ -89,17 +89,32 @@ pub fn format_param(value: &str) -> Result<Format, Error> {
 /// media-type splitter is needed anyway for `Content-Type` and `_format`; the tests below pin
 /// these cases.
 pub fn response_format(req: &HttpRequest, default: Format) -> Result<Format, Error> {
+    format_for(
+        req.query_string(),
+        req.headers().get(header::ACCEPT),
+        default,
+    )
+}
+
+/// [`response_format`] from the query string and the `Accept` header alone.
+pub fn format_for(
+    query: &str,
+    accept: Option<&header::HeaderValue>,
+    default: Format,
+) -> Result<Format, Error> {
     // Decoded in place: no owned copy of every pair (the handler decodes them again).
-    for (k, v) in form_urlencoded::parse(req.query_string().as_bytes()) {
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         if k == "_format" {
             return format_param(&v);
         }
     }
-    let Some(accept) = req.headers().get(header::ACCEPT) else {
+    let Some(accept) = accept else {
         return Ok(default);
     };
     let accept = accept.to_str().unwrap_or("");
-    if accept.trim().is_empty() {
+    // What most clients send (curl, browsers' fetch, load tools), decided without splitting
+    // the header into owned parts: the general loop below gives the same answer.
+    if matches!(accept.trim(), "" | "*/*") {
         return Ok(default);
     }
     let mut best: Option<(f32, Format)> = None;
