@@ -61,19 +61,16 @@ unsafe impl GlobalAlloc for Allocator {
     }
 }
 
-/// Arenas committed on demand. Allocates nothing. The number is `mi_option_arena_eager_commit`
-/// of the mimalloc 3 that libmimalloc-sys 0.1.49 bundles (Cargo.lock pins it). A value other
-/// than mimalloc's default (2: eager where the OS overcommits) was set by
-/// `MIMALLOC_ARENA_EAGER_COMMIT` (read when the process loads) and is left as it is.
+/// `mi_option_arena_eager_commit` in the mimalloc that libmimalloc-sys 0.1.49 bundles (3.3.2;
+/// a test fails should another version come in).
+const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+
+/// Arenas committed on demand, unless `MIMALLOC_ARENA_EAGER_COMMIT` says otherwise (mimalloc
+/// read its environment when the process loaded; a default set now leaves that value alone).
+/// Allocates nothing.
 fn allocator_options() {
-    use libmimalloc_sys::{mi_option_get, mi_option_set, mi_option_t};
-    const ARENA_EAGER_COMMIT: mi_option_t = 4;
-    // SAFETY: reads and sets one of mimalloc's option values; no pointer is involved.
-    unsafe {
-        if mi_option_get(ARENA_EAGER_COMMIT) == 2 {
-            mi_option_set(ARENA_EAGER_COMMIT, 0);
-        }
-    }
+    // SAFETY: sets the default of one of mimalloc's options; no pointer is involved.
+    unsafe { libmimalloc_sys::mi_option_set_default(ARENA_EAGER_COMMIT, 0) };
 }
 
 #[derive(Parser)]
@@ -370,17 +367,23 @@ fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 
 #[cfg(test)]
 mod tests {
-    use libmimalloc_sys::mi_option_get;
+    use libmimalloc_sys::{mi_option_get, mi_version};
 
-    /// The option numbers are those of the bundled mimalloc: `purge_delay` (15) still has its
-    /// default of 1,000 ms (options.c), and `arena_eager_commit` (4) is off once anything was
-    /// allocated.
+    /// The bundled mimalloc is the one whose option numbers `ARENA_EAGER_COMMIT` names, and its
+    /// arenas are committed on demand once anything was allocated (unless the environment
+    /// chose otherwise, which this test then leaves alone).
     #[test]
     fn mimalloc_commits_its_arenas_on_demand() {
         let allocated = String::from("allocated");
         assert_eq!(allocated.len(), 9);
-        // SAFETY: reads two of mimalloc's option values.
-        let (eager, purge_delay) = unsafe { (mi_option_get(4), mi_option_get(15)) };
-        assert_eq!((eager, purge_delay), (0, 1000));
+        // SAFETY: reads mimalloc's version and one of its option values.
+        let (version, eager) = unsafe { (mi_version(), mi_option_get(super::ARENA_EAGER_COMMIT)) };
+        assert_eq!(
+            version, 30302,
+            "another mimalloc: check the option numbers in main.rs"
+        );
+        if std::env::var_os("MIMALLOC_ARENA_EAGER_COMMIT").is_none() {
+            assert_eq!(eager, 0);
+        }
     }
 }

@@ -93,6 +93,11 @@ pub fn http_date(last_updated: &str) -> Option<String> {
     column_http_date(last_updated).or_else(|| {
         let at = crate::registry::instant::parse(last_updated).ok()?;
         let system: std::time::SystemTime = at.into();
+        // httpdate panics on a time before 1970 (a version SQL wrote by hand can hold one):
+        // then there is no Last-Modified.
+        if system < std::time::UNIX_EPOCH {
+            return None;
+        }
         Some(header::HttpDate::from(system).to_string())
     })
 }
@@ -227,6 +232,14 @@ mod tests {
         assert_eq!(
             http_date("2025-01-01T00:00:00+00:00").as_deref(),
             Some("Wed, 01 Jan 2025 00:00:00 GMT")
+        );
+        // Before 1970 there is no HTTP date (httpdate would panic): no Last-Modified.
+        for text in ["1969-12-31T23:59:59.000Z", "1900-01-01T00:00:00+00:00"] {
+            assert_eq!(http_date(text), None, "{text}");
+        }
+        assert_eq!(
+            http_date("1970-01-01T00:00:00.000Z").as_deref(),
+            Some("Thu, 01 Jan 1970 00:00:00 GMT")
         );
     }
 }

@@ -122,30 +122,6 @@ pub struct SqliteStore {
     metrics: Arc<Metrics>,
 }
 
-/// SQLite's process-wide settings, made once, before the first connection (SQLite refuses
-/// them after it initialises; then it keeps its defaults, which only costs time).
-///
-/// Memory statistics off: with them on (the default of the bundled build), every allocation
-/// and free inside SQLite takes one global mutex to count it, shared by the writer and every
-/// reader thread. The registry never reads those statistics.
-fn configure_library() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int. sqlite3_config must not run while
-        // SQLite initialises in another thread: in the server this runs before its first
-        // connection; once SQLite is initialised it only answers SQLITE_MISUSE.
-        let rc = unsafe {
-            rusqlite::ffi::sqlite3_config(
-                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
-                0 as std::ffi::c_int,
-            )
-        };
-        if rc != rusqlite::ffi::SQLITE_OK {
-            log::debug!("SQLite's memory statistics stay on (sqlite3_config answered {rc})");
-        }
-    });
-}
-
 impl SqliteStore {
     /// Opens (creating if need be) the database of `[database]`, applies the schema and starts
     /// the writer.
@@ -154,7 +130,6 @@ impl SqliteStore {
         metrics: Arc<Metrics>,
         migration: super::Migration,
     ) -> Result<SqliteStore, StoreError> {
-        configure_library();
         let path = config.path.as_path();
         let synchronous = match config.synchronous.as_str() {
             "normal" => "NORMAL",
