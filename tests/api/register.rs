@@ -68,6 +68,9 @@ async fn registers_json_and_the_location_reads_back() {
     assert_eq!(body["meta"]["versionId"], "1");
     assert!(body["meta"]["lastUpdated"].as_str().unwrap().ends_with('Z'));
     assert_eq!(body["participant"][0]["status"], "accepted");
+    // RULES.md §1: Last-Modified is meta.lastUpdated as an HTTP date.
+    let last_modified = http_date(body["meta"]["lastUpdated"].as_str().unwrap());
+    assert_eq!(h["last-modified"].to_str().unwrap(), last_modified);
 
     let read = app
         .client
@@ -78,10 +81,22 @@ async fn registers_json_and_the_location_reads_back() {
         .unwrap();
     assert_eq!(read.status(), 200);
     assert_eq!(read.headers()["etag"], "W/\"1\"");
+    assert_eq!(read.headers()["last-modified"], last_modified.as_str());
     let read_body: Value = read.json().await.unwrap();
     assert_eq!(read_body, body);
     let vread = app.get(&format!("/Appointment/{id}/_history/1")).await;
     assert_eq!(vread.status(), 200);
+}
+
+/// An RFC 3339 instant as an HTTP date (RFC 9110 IMF-fixdate), written by the `time` crate.
+fn http_date(instant: &str) -> String {
+    let at = time::OffsetDateTime::parse(instant, &time::format_description::well_known::Rfc3339)
+        .unwrap()
+        .to_offset(time::UtcOffset::UTC);
+    at.format(time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    ))
+    .unwrap()
 }
 
 #[tokio::test]
