@@ -12,7 +12,6 @@ mod scope;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -163,7 +162,10 @@ pub struct Verifier {
     permissions: Permissions,
     /// Tokens already verified, by their exact text. Callers reuse a token for many requests,
     /// and checking a signature and parsing claims was about a quarter of a search's work.
-    verified: Mutex<HashMap<String, Verified>>,
+    /// Hashed with foldhash (randomly seeded), not SipHash: a token is hundreds of bytes, and
+    /// SipHash over it cost more than the rest of a cached check. Only verified tokens are
+    /// stored, so a caller cannot fill the map with keys chosen to collide.
+    verified: Mutex<foldhash::HashMap<String, Verified>>,
 }
 
 /// A verified token: who it names, and the window (leeway included) in which it stays valid.
@@ -209,7 +211,7 @@ impl Verifier {
             leeway: s.leeway_seconds,
             max_lifetime: s.max_lifetime_seconds,
             permissions: s.permissions.clone(),
-            verified: Mutex::new(HashMap::new()),
+            verified: Mutex::new(foldhash::HashMap::default()),
         })
     }
 
