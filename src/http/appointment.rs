@@ -44,9 +44,9 @@ async fn register(
     match service::register::register(&state.store, request).await? {
         Registered::Created(stored) => {
             state.metrics.registrations.inc();
-            versioned(req, state, StatusCode::CREATED, &stored, format)
+            versioned(req, state, StatusCode::CREATED, stored, format)
         }
-        Registered::Existing(stored) => versioned(req, state, StatusCode::OK, &stored, format),
+        Registered::Existing(stored) => versioned(req, state, StatusCode::OK, stored, format),
     }
 }
 
@@ -70,22 +70,14 @@ fn if_none_exist(req: &HttpRequest) -> Result<Option<IdentifierToken>, Error> {
     }
 }
 
-pub async fn read(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let id = path.into_inner();
-    answer(&req, &state, service::read::current(&state.store, id)).await
+/// `GET /Appointment/{id}` (the id as `http::variable_paths` decoded it).
+pub async fn read(req: &HttpRequest, id: String, state: &AppState) -> HttpResponse {
+    answer(req, state, service::read::current(&state.store, id)).await
 }
 
-pub async fn vread(
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let (id, vid) = path.into_inner();
-    answer(&req, &state, service::read::version(&state.store, id, &vid)).await
+/// `GET /Appointment/{id}/_history/{vid}`.
+pub async fn vread(req: &HttpRequest, id: String, vid: String, state: &AppState) -> HttpResponse {
+    answer(req, state, service::read::version(&state.store, id, &vid)).await
 }
 
 /// Shared shape of the reads: negotiate, authorise, look up, answer with the version's headers.
@@ -97,7 +89,7 @@ pub(super) async fn answer(
     respond::negotiated(req, Format::Json, |format| async move {
         caller::authorise(req, state, Access::Read).await?;
         let stored = lookup.await?;
-        versioned(req, state, StatusCode::OK, &stored, format)
+        versioned(req, state, StatusCode::OK, stored, format)
     })
     .await
 }

@@ -11,15 +11,15 @@ use crate::error::Error;
 use crate::service;
 use crate::service::cancel::CancelRequest;
 
+/// `PUT /Appointment/{id}` (the id as `http::variable_paths` decoded it).
 pub async fn update(
-    req: HttpRequest,
-    path: web::Path<String>,
+    req: &HttpRequest,
+    id: String,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    state: &AppState,
 ) -> HttpResponse {
-    let id = path.into_inner();
-    respond::negotiated_with_body(&req, |format, body_format| {
-        cancel(&req, id, payload, &state, body_format, format)
+    respond::negotiated_with_body(req, |format, body_format| {
+        cancel(req, id, payload, state, body_format, format)
     })
     .await
 }
@@ -44,7 +44,7 @@ async fn cancel(
     };
     let stored = service::cancel::cancel(&state.store, request).await?;
     state.metrics.cancellations.inc();
-    versioned(req, state, StatusCode::OK, &stored, format)
+    versioned(req, state, StatusCode::OK, stored, format)
 }
 
 /// `If-Match: W/"n"` (or `"n"`): the version the client read. Missing or malformed → 412.

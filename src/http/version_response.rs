@@ -17,7 +17,7 @@ pub fn versioned(
     req: &HttpRequest,
     state: &AppState,
     status: StatusCode,
-    stored: &StoredVersion,
+    stored: StoredVersion,
     format: Format,
 ) -> Result<HttpResponse, Error> {
     let location = super::appointment_url(&state.base_url, &stored.id);
@@ -64,7 +64,7 @@ pub fn versioned(
             // The stored text is canonical JSON already: send it as it is.
             Format::Json => builder
                 .insert_header((header::CONTENT_TYPE, format.content_type()))
-                .body(stored.resource.clone()),
+                .body(stored.resource),
             Format::Xml => {
                 let value: Value = serde_json::from_str(&stored.resource)
                     .map_err(|e| Error::caused("reading a stored resource", e))?;
