@@ -91,7 +91,6 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
-                .app_data(http::path_config())
                 .wrap_fn(http::panic_guard::guard)
                 .wrap_fn(access_log::observe)
                 .wrap_fn(http::unread_body::hold)

@@ -108,6 +108,13 @@ pub fn route_taken(req: &ServiceRequest, pattern: &'static str) {
     }
 }
 
+/// [`route_taken`] for a handler that matches its paths itself (`http::variable_paths`).
+pub fn route_named(req: &actix_web::HttpRequest, pattern: &'static str) {
+    if let Some(slot) = req.extensions().get::<RouteSlot>() {
+        slot.0.set(Some(pattern));
+    }
+}
+
 /// The metrics label for a method: the standard ones by name, any other (a client may send
 /// any token as a method) as `OTHER`, so made-up methods cannot grow the metrics without bound.
 pub fn method_label(method: &Method) -> &'static str {

@@ -1,6 +1,6 @@
 //! `GET /Appointment/{id}/_history`: every version, newest first, as a history Bundle.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 
 use super::bundle::{self, Entry};
 use super::negotiate::Format;
@@ -9,14 +9,10 @@ use crate::auth::Access;
 use crate::error::Error;
 use crate::service;
 
-pub async fn instance(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let (req, state) = (&req, &state);
+/// `GET /Appointment/{id}/_history` (the id as `http::variable_paths` decoded it).
+pub async fn instance(req: &HttpRequest, id: String, state: &AppState) -> HttpResponse {
     respond::negotiated(req, Format::Json, |format| async move {
-        let body = history(req, path.into_inner(), state, format).await?;
+        let body = history(req, id, state, format).await?;
         Ok(respond::bytes(HttpResponse::Ok(), body, format))
     })
     .await

@@ -48,14 +48,11 @@ pub async fn capability_statement(req: HttpRequest, state: web::Data<AppState>) 
     .await
 }
 
-pub async fn search_parameter(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    respond::negotiated(&req, Format::Json, |format| async move {
-        if path.as_str() != CREATED_ID {
-            return Err(Error::NotFound(format!("no SearchParameter '{path}' here")));
+/// `GET /SearchParameter/{id}` (the id as `http::variable_paths` decoded it).
+pub async fn search_parameter(req: &HttpRequest, id: String, state: &AppState) -> HttpResponse {
+    respond::negotiated(req, Format::Json, |format| async move {
+        if id != CREATED_ID {
+            return Err(Error::NotFound(format!("no SearchParameter '{id}' here")));
         }
         let parameter = created_parameter(&state.base_url);
         Ok(respond::resource(HttpResponse::Ok(), &parameter, format))

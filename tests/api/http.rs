@@ -223,3 +223,103 @@ async fn undecodable_paths_and_head_still_answer_fhir() {
         content_type(&head)
     );
 }
+
+/// The paths under an appointment's id, matched by hand rather than by the route table
+/// (`http::variable_paths`), answer as the table's `{id}` patterns did: an id's `%XX`
+/// decoded, an empty or extra segment not found, another method 405 with Allow.
+#[tokio::test]
+async fn the_paths_under_an_id_answer_as_route_patterns_would() {
+    let app = spawn_app().await;
+    let created: Value = app.registered().await;
+    let id = created["id"].as_str().unwrap();
+    // The id with its first character percent-encoded is the same id.
+    let encoded = format!("%{:02X}{}", id.as_bytes()[0], &id[1..]);
+    for path in [
+        format!("/Appointment/{encoded}"),
+        format!("/Appointment/{encoded}/_history/1"),
+        format!("/Appointment/{encoded}/_history/%31"),
+    ] {
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["id"], id, "{path}");
+    }
+    // `%2B` (`+`) is kept encoded for routing and decoded in the segment, as `web::Path` did.
+    assert_outcome(
+        app.get(&format!("/Appointment/{id}/_history/1%2B2")).await,
+        400,
+        "BAD_REQUEST",
+        "'1+2' is not a version id",
+    )
+    .await;
+    let history = app.get(&format!("/Appointment/{encoded}/_history")).await;
+    assert_eq!(history.status(), 200);
+    let history: Value = history.json().await.unwrap();
+    assert_eq!(history["entry"][0]["resource"]["id"], id);
+    // The CapabilityStatement's SearchParameter is there; no other is.
+    let statement: Value = app.get("/metadata").await.json().await.unwrap();
+    let params = &statement["rest"][0]["resource"][0]["searchParam"];
+    let definition = params
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|p| p["definition"].as_str())
+        .unwrap();
+    let path = &definition[definition.find("/SearchParameter/").unwrap()..];
+    let parameter = app.get(path).await;
+    assert_eq!(parameter.status(), 200, "{path}");
+    let parameter: Value = parameter.json().await.unwrap();
+    assert_eq!(parameter["resourceType"], "SearchParameter");
+    assert_outcome(
+        app.get("/SearchParameter/other").await,
+        404,
+        "NO_RECORD_FOUND",
+        "'other'",
+    )
+    .await;
+    for path in [
+        "/SearchParameter/".to_string(),
+        format!("{path}/more"),
+        "/Appointment/".to_string(),
+        format!("/Appointment/{id}/"),
+        "/Appointment//_history".to_string(),
+        format!("/Appointment/{id}/_history/"),
+        format!("/Appointment/{id}/_history/1/more"),
+        format!("/Appointment/{id}/other"),
+        format!("/Appointment/{id}/%5Fhistory/1/more"),
+    ] {
+        assert_outcome(app.get(&path).await, 404, "NO_RECORD_FOUND", "").await;
+    }
+    for (method, path, allow) in [
+        (
+            reqwest::Method::POST,
+            format!("/Appointment/{id}"),
+            "GET, PUT",
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/Appointment/{id}/_history"),
+            "GET",
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/Appointment/{id}/_history/1"),
+            "GET",
+        ),
+        (
+            reqwest::Method::POST,
+            "/SearchParameter/x".to_string(),
+            "GET",
+        ),
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), app.url(&path))
+            .bearer_auth(app.token())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+        assert_outcome(response, 405, "INVALID_REQUEST_TYPE", method.as_str()).await;
+    }
+}
