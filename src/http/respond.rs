@@ -1,6 +1,7 @@
 //! Turning resources and errors into HTTP responses in the negotiated format.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use serde_json::Value;
 
@@ -48,8 +49,21 @@ where
 /// A body already written in `format`.
 pub fn bytes(mut builder: HttpResponseBuilder, body: Vec<u8>, format: Format) -> HttpResponse {
     builder
-        .insert_header((header::CONTENT_TYPE, format.content_type()))
+        .insert_header((header::CONTENT_TYPE, content_type(format)))
         .body(body)
+}
+
+/// The format's Content-Type as a header value that points at the static text: from a `&str`,
+/// actix allocates and copies it for every response.
+pub fn content_type(format: Format) -> HeaderValue {
+    HeaderValue::from_static(format.content_type())
+}
+
+/// A header value that takes the string's buffer rather than a copy of it (what actix does
+/// with a `String`); one with a byte a header cannot carry is an internal error.
+pub fn header_value(text: String) -> Result<HeaderValue, Error> {
+    HeaderValue::from_maybe_shared(actix_web::web::Bytes::from(text))
+        .map_err(|e| Error::caused("writing a response header", e))
 }
 
 pub fn resource(
@@ -58,7 +72,7 @@ pub fn resource(
     format: Format,
 ) -> HttpResponse {
     builder
-        .insert_header((header::CONTENT_TYPE, format.content_type()))
+        .insert_header((header::CONTENT_TYPE, content_type(format)))
         .body(body(resource, format))
 }
 

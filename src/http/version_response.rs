@@ -32,11 +32,14 @@ pub fn versioned(
     etag.push('"');
     let mut builder = HttpResponse::build(status);
     builder
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CONTENT_LOCATION, content_location))
-        .insert_header((header::ETAG, etag));
+        .insert_header((header::LOCATION, respond::header_value(location)?))
+        .insert_header((
+            header::CONTENT_LOCATION,
+            respond::header_value(content_location)?,
+        ))
+        .insert_header((header::ETAG, respond::header_value(etag)?));
     if let Some(date) = respond::http_date(&stored.last_updated) {
-        builder.insert_header((header::LAST_MODIFIED, date));
+        builder.insert_header((header::LAST_MODIFIED, respond::header_value(date)?));
     }
     let prefer = (req.method() != actix_web::http::Method::GET)
         .then(|| prefer_return(req))
@@ -63,7 +66,7 @@ pub fn versioned(
         None => Ok(match format {
             // The stored text is canonical JSON already: send it as it is.
             Format::Json => builder
-                .insert_header((header::CONTENT_TYPE, format.content_type()))
+                .insert_header((header::CONTENT_TYPE, respond::content_type(format)))
                 .body(stored.resource),
             Format::Xml => {
                 let value: Value = serde_json::from_str(&stored.resource)
