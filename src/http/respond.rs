@@ -54,16 +54,10 @@ pub fn bytes(mut builder: HttpResponseBuilder, body: Vec<u8>, format: Format) ->
 }
 
 /// The format's Content-Type as a header value that points at the static text: from a `&str`,
-/// actix allocates and copies it for every response.
+/// actix parses and copies it for every response. (From a `String` it takes the buffer: the
+/// other headers go in as strings.)
 pub fn content_type(format: Format) -> HeaderValue {
     HeaderValue::from_static(format.content_type())
-}
-
-/// A header value that takes the string's buffer rather than a copy of it (what actix does
-/// with a `String`); one with a byte a header cannot carry is an internal error.
-pub fn header_value(text: String) -> Result<HeaderValue, Error> {
-    HeaderValue::from_maybe_shared(actix_web::web::Bytes::from(text))
-        .map_err(|e| Error::caused("writing a response header", e))
 }
 
 pub fn resource(

@@ -32,14 +32,11 @@ pub fn versioned(
     etag.push('"');
     let mut builder = HttpResponse::build(status);
     builder
-        .insert_header((header::LOCATION, respond::header_value(location)?))
-        .insert_header((
-            header::CONTENT_LOCATION,
-            respond::header_value(content_location)?,
-        ))
-        .insert_header((header::ETAG, respond::header_value(etag)?));
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CONTENT_LOCATION, content_location))
+        .insert_header((header::ETAG, etag));
     if let Some(date) = respond::http_date(&stored.last_updated) {
-        builder.insert_header((header::LAST_MODIFIED, respond::header_value(date)?));
+        builder.insert_header((header::LAST_MODIFIED, date));
     }
     let prefer = (req.method() != actix_web::http::Method::GET)
         .then(|| prefer_return(req))
