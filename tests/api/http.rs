@@ -244,6 +244,24 @@ async fn the_paths_under_an_id_answer_as_route_patterns_would() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["id"], id, "{path}");
     }
+    // Matched on the path actix routes on: `%5F` is `_` there, while `%2F` stays inside its
+    // segment (decoded in the id, not a separator) and `%25` is decoded once.
+    let history = app.get(&format!("/Appointment/{id}/%5Fhistory")).await;
+    assert_eq!(history.status(), 200);
+    assert_outcome(
+        app.get(&format!("/Appointment/{id}%2F_history")).await,
+        400,
+        "BAD_REQUEST",
+        &format!("'{id}/_history' is not a FHIR id"),
+    )
+    .await;
+    assert_outcome(
+        app.get("/Appointment/%2541").await,
+        400,
+        "BAD_REQUEST",
+        "'%41' is not a FHIR id",
+    )
+    .await;
     // `%2B` (`+`) is kept encoded for routing and decoded in the segment, as `web::Path` did.
     assert_outcome(
         app.get(&format!("/Appointment/{id}/_history/1%2B2")).await,
@@ -322,4 +340,18 @@ async fn the_paths_under_an_id_answer_as_route_patterns_would() {
         assert_eq!(response.headers()["allow"], allow, "{method} {path}");
         assert_outcome(response, 405, "INVALID_REQUEST_TYPE", method.as_str()).await;
     }
+    // The metrics name each route by its pattern, never by the path; what no route takes is
+    // "unmatched".
+    let metrics = app.metrics().await;
+    for needle in [
+        "method=\"GET\",route=\"/Appointment/{id}\",status=\"200\"",
+        "method=\"GET\",route=\"/Appointment/{id}/_history\",status=\"200\"",
+        "method=\"GET\",route=\"/Appointment/{id}/_history/{vid}\",status=\"200\"",
+        "method=\"GET\",route=\"/SearchParameter/{id}\",status=\"200\"",
+        "method=\"DELETE\",route=\"/Appointment/{id}/_history\",status=\"405\"",
+        "method=\"GET\",route=\"unmatched\",status=\"404\"",
+    ] {
+        assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
+    }
+    assert!(!metrics.contains(id), "an id in the metrics:\n{metrics}");
 }
