@@ -12,6 +12,7 @@ mod process;
 mod drills;
 mod methods;
 mod panics;
+mod paths;
 mod raw;
 mod readable;
 mod slow_clients;
