@@ -24,6 +24,61 @@ pub const JWT_AUDIENCE: &str = "https://appointment-registry.fuzz/";
 /// The `search_params` target's clock: fixed, so every input replays the same way.
 const SEARCH_NOW: OffsetDateTime = time::macros::datetime!(2025-06-01 12:00:00 UTC);
 
+/// The route table's old patterns for the paths `http::variable_route` now matches, in the
+/// table's old order (`/SearchParameter/{id}` came first).
+static OLD_ROUTES: LazyLock<Vec<(actix_router::ResourceDef, &'static str)>> = LazyLock::new(|| {
+    use crate::http::{BY_ID, HISTORY, SEARCH_PARAMETER, VERSION};
+    [SEARCH_PARAMETER, BY_ID, HISTORY, VERSION]
+        .into_iter()
+        .map(|pattern| (actix_router::ResourceDef::new(pattern), pattern))
+        .collect()
+});
+
+/// The paths the route table's default service gets: `http::variable_route` against actix's
+/// own matching and extraction of the patterns it replaced (`ResourceDef` and the
+/// `PathDeserializer` behind `web::Path`), on the path actix routes on (the input as a request
+/// target's path, requoted by actix-router's `Url` as actix-web does).
+pub fn paths(data: &[u8]) {
+    use serde::Deserialize;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(uri) = format!("/{text}").parse::<actix_web::http::Uri>() else {
+        return;
+    };
+    let url = actix_router::Url::new(uri);
+    let routed = url.path();
+    // The static resources come first in the table: the default service never sees these.
+    const STATIC: [&str; 8] = [
+        "/_health",
+        "/_ready",
+        "/_metrics",
+        "/metadata",
+        "/Appointment",
+        "/Appointment/$validate",
+        "/Appointment/_search",
+        "/Appointment/_history",
+    ];
+    if STATIC.contains(&routed) {
+        return;
+    }
+    let theirs = OLD_ROUTES.iter().find_map(|(def, pattern)| {
+        let mut path = actix_router::Path::new(routed);
+        if !def.capture_match_info(&mut path) {
+            return None;
+        }
+        let de = actix_router::PathDeserializer::new(&path);
+        let (id, vid) = if *pattern == crate::http::VERSION {
+            let (id, vid) = <(String, String)>::deserialize(de).expect("two segments");
+            (id, Some(vid))
+        } else {
+            (String::deserialize(de).expect("one segment"), None)
+        };
+        Some(crate::http::VariableRoute { pattern, id, vid })
+    });
+    assert_eq!(crate::http::variable_route(routed), theirs, "{routed:?}");
+}
+
 /// FHIR JSON reader: `fhir::parse_json`, then the writers on whatever it accepts.
 pub fn json_reader(data: &[u8]) {
     if let Ok((value, issues)) = fhir::parse_json(data) {

@@ -62,3 +62,8 @@ fn search_params_corpus() {
 fn jwt_corpus() {
     replay("jwt", fuzzing::jwt, 5);
 }
+
+#[test]
+fn paths_corpus() {
+    replay("paths", fuzzing::paths, 5);
+}

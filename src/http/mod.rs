@@ -106,33 +106,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(variable_paths));
 }
 
-/// The patterns `variable_paths` matches by hand, as the access log and metrics name them.
-const BY_ID: &str = "/Appointment/{id}";
-const HISTORY: &str = "/Appointment/{id}/_history";
-const VERSION: &str = "/Appointment/{id}/_history/{vid}";
-const SEARCH_PARAMETER: &str = "/SearchParameter/{id}";
+/// The patterns `variable_route` matches by hand, as the access log and metrics name them.
+pub const BY_ID: &str = "/Appointment/{id}";
+pub const HISTORY: &str = "/Appointment/{id}/_history";
+pub const VERSION: &str = "/Appointment/{id}/_history/{vid}";
+pub const SEARCH_PARAMETER: &str = "/SearchParameter/{id}";
+
+/// A path one of the routes with a variable segment takes: its pattern (as the access log and
+/// metrics name it) and its segments, decoded.
+#[derive(Debug, PartialEq)]
+pub struct VariableRoute {
+    pub pattern: &'static str,
+    pub id: String,
+    pub vid: Option<String>,
+}
 
 /// The routes with a variable segment — `/Appointment/{id}`, `/Appointment/{id}/_history`,
-/// `/Appointment/{id}/_history/{vid}` and `/SearchParameter/{id}` — matched here by splitting
-/// the path rather than by the route table: actix tries each variable pattern of the table in
-/// turn with a regex with captures, which cost a read by id about 4,500 instructions
-/// (bench/RESULTS.md, round 6). A segment is what `[^/]+` would take from the path actix
-/// routes on, decoded as `web::Path` decodes one. The static paths that look like ids
-/// (`_search`, `$validate`, `_history`) are resources of the table, matched before this.
-/// Anything else is not found.
-async fn variable_paths(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    use actix_web::http::Method;
-    let path = req.match_info().as_str();
+/// `/Appointment/{id}/_history/{vid}` and `/SearchParameter/{id}` — matched by splitting the
+/// path rather than by the route table: actix tries each variable pattern of the table in turn
+/// with a regex with captures, which cost a read by id about 4,500 instructions
+/// (bench/RESULTS.md, round 6). `path` is the path actix routes on (`match_info().as_str()`);
+/// a segment is what `[^/]+` would take from it, decoded as `web::Path` decodes one. The
+/// static paths that look like ids (`_search`, `$validate`, `_history`) are resources of the
+/// table, matched before this. The `paths` fuzz target holds this to actix's own matching.
+pub fn variable_route(path: &str) -> Option<VariableRoute> {
     let (prefix, rest) = if let Some(rest) = path.strip_prefix("/Appointment/") {
         ("/Appointment/", rest)
     } else if let Some(rest) = path.strip_prefix("/SearchParameter/") {
         ("/SearchParameter/", rest)
     } else {
-        return not_found(req).await;
+        return None;
     };
     let mut segments = rest.split('/');
     let parts = (
@@ -155,10 +158,27 @@ async fn variable_paths(
         ("/SearchParameter/", (Some(id), None, None, None)) if non_empty(id) => {
             (SEARCH_PARAMETER, id, None)
         }
-        _ => return not_found(req).await,
+        _ => return None,
     };
-    access_log::route_named(&req, pattern);
-    let (id, vid) = (path_segment(id), vid.map(path_segment));
+    Some(VariableRoute {
+        pattern,
+        id: path_segment(id),
+        vid: vid.map(path_segment),
+    })
+}
+
+/// The table's default service: a route of [`variable_route`], else not found.
+async fn variable_paths(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    use actix_web::http::Method;
+    let Some(route) = variable_route(req.match_info().as_str()) else {
+        return not_found(req).await;
+    };
+    access_log::route_named(&req, route.pattern);
+    let VariableRoute { pattern, id, vid } = route;
     let method = req.method();
     match (pattern, vid) {
         (BY_ID, _) if method == Method::GET => appointment::read(&req, id, &state).await,
