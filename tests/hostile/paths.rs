@@ -13,60 +13,38 @@ async fn hostile_paths_get_fhir_errors_and_leave_no_trace_in_the_metrics() {
     let app = spawn_app().await;
     let created: Value = app.registered().await;
     let id = created["id"].as_str().unwrap().to_string();
-    let cases: Vec<(String, u16, &str)> = vec![
+    const NOT_FOUND: (u16, &str) = (404, "NO_RECORD_FOUND");
+    const BAD_REQUEST: (u16, &str) = (400, "BAD_REQUEST");
+    let cases: Vec<(String, (u16, &str))> = vec![
         // 5,000 segments under an id: no route has them.
         (
             format!("/Appointment/{id}{}", "/a".repeat(5_000)),
-            404,
-            "NO_RECORD_FOUND",
+            NOT_FOUND,
         ),
         // 5,000 empty segments.
-        (
-            format!("/Appointment{}", "/".repeat(5_000)),
-            404,
-            "NO_RECORD_FOUND",
-        ),
+        (format!("/Appointment{}", "/".repeat(5_000)), NOT_FOUND),
         // An id of 3,000 escaped `%`, decoded once: 3,000 `%`, not a FHIR id.
-        (
-            format!("/Appointment/{}", "%25".repeat(3_000)),
-            400,
-            "BAD_REQUEST",
-        ),
+        (format!("/Appointment/{}", "%25".repeat(3_000)), BAD_REQUEST),
         // 3,000 bytes that are not UTF-8, and an id of control characters.
-        (
-            format!("/Appointment/{}", "%FF".repeat(3_000)),
-            400,
-            "BAD_REQUEST",
-        ),
-        (
-            "/Appointment/%00%0A%0D%1B%7F".to_string(),
-            400,
-            "BAD_REQUEST",
-        ),
+        (format!("/Appointment/{}", "%FF".repeat(3_000)), BAD_REQUEST),
+        ("/Appointment/%00%0A%0D%1B%7F".to_string(), BAD_REQUEST),
         // A version id of separators, and one past i64.
-        (
-            format!("/Appointment/{id}/_history/%2F%2F"),
-            400,
-            "BAD_REQUEST",
-        ),
+        (format!("/Appointment/{id}/_history/%2F%2F"), BAD_REQUEST),
         (
             format!("/Appointment/{id}/_history/99999999999999999999"),
-            400,
-            "BAD_REQUEST",
+            BAD_REQUEST,
         ),
         // The history of an id of 3,000 `+` (kept encoded for routing, decoded in the id).
         (
             format!("/Appointment/{}/_history", "%2B".repeat(3_000)),
-            400,
-            "BAD_REQUEST",
+            BAD_REQUEST,
         ),
         (
             format!("/SearchParameter/{}", "%FF".repeat(3_000)),
-            404,
-            "NO_RECORD_FOUND",
+            NOT_FOUND,
         ),
     ];
-    for (path, status, code) in &cases {
+    for (path, (status, code)) in &cases {
         let shown = &path[..path.len().min(60)];
         let response = app.get(path).await;
         assert_eq!(response.status(), *status, "{shown}…");
