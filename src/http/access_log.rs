@@ -100,16 +100,10 @@ where
 #[derive(Clone, Default)]
 struct RouteSlot(Rc<Cell<Option<&'static str>>>);
 
-/// Called by a resource of the route table as it takes a request: its pattern is the request's
+/// Called by a resource of the route table as it takes a request, or by the handler that
+/// matches the variable paths itself (`http::variable_paths`): its pattern is the request's
 /// route label.
-pub fn route_taken(req: &ServiceRequest, pattern: &'static str) {
-    if let Some(slot) = req.extensions().get::<RouteSlot>() {
-        slot.0.set(Some(pattern));
-    }
-}
-
-/// [`route_taken`] for a handler that matches its paths itself (`http::variable_paths`).
-pub fn route_named(req: &actix_web::HttpRequest, pattern: &'static str) {
+pub fn route_taken(req: &actix_web::HttpRequest, pattern: &'static str) {
     if let Some(slot) = req.extensions().get::<RouteSlot>() {
         slot.0.set(Some(pattern));
     }

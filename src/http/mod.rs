@@ -68,7 +68,7 @@ fn resource(
 > {
     use actix_web::dev::Service as _;
     web::resource(pattern).wrap_fn(move |req, srv| {
-        access_log::route_taken(&req, pattern);
+        access_log::route_taken(req.request(), pattern);
         srv.call(req)
     })
 }
@@ -177,7 +177,7 @@ async fn variable_paths(
     let Some(route) = variable_route(req.match_info().as_str()) else {
         return not_found(req).await;
     };
-    access_log::route_named(&req, route.pattern);
+    access_log::route_taken(&req, route.pattern);
     let VariableRoute { pattern, id, vid } = route;
     let method = req.method();
     match (pattern, vid) {
