@@ -15,6 +15,7 @@ mod lifecycle;
 mod metadata;
 mod ops;
 mod process;
+mod read_pin;
 mod register;
 mod search;
 mod search_conventions;

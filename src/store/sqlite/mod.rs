@@ -8,6 +8,7 @@ pub mod faults;
 pub mod health;
 pub mod ops;
 pub mod read;
+pub mod read_pin;
 pub mod schema;
 pub mod search;
 pub mod update;
