@@ -35,10 +35,11 @@ use rusqlite::{Connection, OpenFlags};
 /// How long the writer, idle, keeps one pin before taking it afresh (at the WAL's end then).
 pub const REFRESH: Duration = Duration::from_millis(250);
 
+/// Held exactly when its connection is inside a transaction: `take` either begins one and
+/// reads, or ends what it began.
 pub struct ReadPin {
     /// None when the pin could not be opened (an in-memory database, a file gone): no pin.
     conn: Option<Connection>,
-    held: bool,
 }
 
 impl ReadPin {
@@ -56,16 +57,16 @@ impl ReadPin {
                     .map_err(|e| log::warn!("writer: no read pin ({e}); reads lock as before"))
                     .ok()
             });
-        ReadPin { conn, held: false }
+        ReadPin { conn }
     }
 
     /// Begins the pin's read transaction, unless it is held already. A lock it would have to
     /// wait for (another process's WAL recovery or restart) leaves it untaken.
     pub fn take(&mut self) {
-        let Some(conn) = &self.conn else { return };
-        if self.held {
+        if self.is_held() {
             return;
         }
+        let Some(conn) = &self.conn else { return };
         let begun = conn
             .prepare_cached("BEGIN")
             .and_then(|mut s| s.execute([]))
@@ -75,36 +76,15 @@ impl ReadPin {
                 conn.prepare_cached("PRAGMA schema_version")
                     .and_then(|mut s| s.query_row([], |_| Ok(())))
             });
-        match begun {
-            Ok(()) => self.held = true,
-            Err(e) => {
-                log::debug!("writer: read pin not taken: {e}");
-                self.end();
-            }
+        if let Err(e) = begun {
+            log::debug!("writer: read pin not taken: {e}");
+            self.release();
         }
     }
 
     /// Ends the pin's read transaction, if held: before every write transaction, and before the
     /// writer stops (its last checkpoint empties the WAL, which waits for every reader).
     pub fn release(&mut self) {
-        if self.held {
-            self.held = false;
-            self.end();
-        }
-    }
-
-    /// Takes the pin afresh, at the WAL's end now (past what other processes committed since
-    /// it was taken), or tries again to take one that could not be taken.
-    pub fn refresh(&mut self) {
-        self.release();
-        self.take();
-    }
-
-    pub fn is_held(&self) -> bool {
-        self.held
-    }
-
-    fn end(&mut self) {
         let Some(conn) = &self.conn else { return };
         if conn.is_autocommit() {
             return;
@@ -118,6 +98,17 @@ impl ReadPin {
             log::warn!("writer: ending the read pin failed ({e}); reads lock as before");
             self.conn = None;
         }
+    }
+
+    /// Takes the pin afresh, at the WAL's end now (past what other processes committed since
+    /// it was taken), or tries again to take one that could not be taken.
+    pub fn refresh(&mut self) {
+        self.release();
+        self.take();
+    }
+
+    pub fn is_held(&self) -> bool {
+        self.conn.as_ref().is_some_and(|c| !c.is_autocommit())
     }
 }
 
