@@ -49,17 +49,7 @@ pub fn paths(data: &[u8]) {
     let url = actix_router::Url::new(uri);
     let routed = url.path();
     // The static resources come first in the table: the default service never sees these.
-    const STATIC: [&str; 8] = [
-        "/_health",
-        "/_ready",
-        "/_metrics",
-        "/metadata",
-        "/Appointment",
-        "/Appointment/$validate",
-        "/Appointment/_search",
-        "/Appointment/_history",
-    ];
-    if STATIC.contains(&routed) {
+    if crate::http::STATIC_PATHS.contains(&routed) {
         return;
     }
     let theirs = OLD_ROUTES.iter().find_map(|(def, pattern)| {

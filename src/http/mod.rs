@@ -73,35 +73,56 @@ fn resource(
     })
 }
 
+/// The route table's paths without a variable segment. They are matched before
+/// `variable_paths`, which never sees them (the `paths` fuzz target skips them for that reason).
+pub const STATIC_PATHS: [&str; 8] = [
+    HEALTH,
+    READY,
+    METRICS,
+    METADATA,
+    APPOINTMENT,
+    VALIDATE,
+    SEARCH,
+    TYPE_HISTORY,
+];
+const HEALTH: &str = "/_health";
+const READY: &str = "/_ready";
+const METRICS: &str = "/_metrics";
+const METADATA: &str = "/metadata";
+const APPOINTMENT: &str = "/Appointment";
+const VALIDATE: &str = "/Appointment/$validate";
+const SEARCH: &str = "/Appointment/_search";
+const TYPE_HISTORY: &str = "/Appointment/_history";
+
 /// The router. `metadata.rs` describes these same routes in the CapabilityStatement, and a
 /// test walks both so they cannot drift apart.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/_health", web::get().to(health::health))
-        .route("/_ready", web::get().to(health::ready))
-        .route("/_metrics", web::get().to(health::metrics))
+    cfg.route(HEALTH, web::get().to(health::health))
+        .route(READY, web::get().to(health::ready))
+        .route(METRICS, web::get().to(health::metrics))
         .service(
-            resource("/metadata")
+            resource(METADATA)
                 .route(web::get().to(metadata::capability_statement))
                 .default_service(web::to(not_allowed("GET"))),
         )
         .service(
-            resource("/Appointment")
+            resource(APPOINTMENT)
                 .route(web::post().to(appointment::create))
                 .route(web::get().to(search::search_get))
                 .default_service(web::to(not_allowed("GET, POST"))),
         )
         .service(
-            resource("/Appointment/$validate")
+            resource(VALIDATE)
                 .route(web::post().to(validate::validate))
                 .default_service(web::to(not_allowed("POST"))),
         )
         .service(
-            resource("/Appointment/_search")
+            resource(SEARCH)
                 .route(web::post().to(search::search_post))
                 .default_service(web::to(not_allowed("POST"))),
         )
         // Type-level history is not offered: answer as for any unknown path, not as a bad id.
-        .service(resource("/Appointment/_history").to(not_found))
+        .service(resource(TYPE_HISTORY).to(not_found))
         // The paths with a variable segment, and then anything else (404): `variable_paths`.
         .default_service(web::to(variable_paths));
 }
