@@ -109,3 +109,63 @@ async fn sigterm_loses_nothing_acknowledged() {
     assert!(!log.contains(&token), "the token never reaches the log");
     assert!(log.contains("WAL checkpointed"), "{log}");
 }
+
+/// A reader in another process, held open across the stop (an admin's `sqlite3` in a
+/// transaction), keeps the final checkpoint from emptying the WAL: the log says so rather than
+/// claiming a checkpoint, the process still exits 0 and the registration is in the file.
+#[tokio::test]
+async fn a_reader_held_across_the_stop_leaves_the_wal_and_the_log_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("registry.db");
+    let (config, pki) = process::config_file(dir.path(), Some(&db));
+    let mut server = process::serve(dir.path(), &config, &[]);
+    let port = server.port();
+    let client = client_for(&pki, Some(&pki));
+    let secret = std::fs::read(&pki.jwt_secret).unwrap();
+    let token = auth::dev_token(&secret, AUDIENCE, None, WRITE_SCOPE, ORG, 300);
+    let response = client
+        .post(format!("https://localhost:{port}/Appointment"))
+        .bearer_auth(&token)
+        .header("Content-Type", "application/fhir+json")
+        .body(valid_appointment().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let id = location.rsplit('/').next().unwrap().to_string();
+
+    let reader = rusqlite::Connection::open(&db).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let seen: i64 = reader
+        .query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        seen, 1,
+        "the reader's transaction has begun on the registration"
+    );
+
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    let (status, log) = tokio::task::spawn_blocking(move || {
+        let status = server.child.wait().unwrap();
+        server.drain();
+        (status, server.log.join("\n"))
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "exit status {status:?}\n{log}");
+    assert!(log.contains("the WAL was not emptied"), "{log}");
+    assert!(!log.contains("WAL checkpointed"), "{log}");
+
+    drop(reader);
+    let n: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM appointment WHERE id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1, "the acknowledged registration is in the file");
+}
