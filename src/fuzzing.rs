@@ -48,7 +48,7 @@ pub fn paths(data: &[u8]) {
     };
     let url = actix_router::Url::new(uri);
     let routed = url.path();
-    // The static resources come first in the table: the default service never sees these.
+    // The table's static resources take these paths before its default service does.
     if crate::http::STATIC_PATHS.contains(&routed) {
         return;
     }

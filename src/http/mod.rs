@@ -73,8 +73,10 @@ fn resource(
     })
 }
 
-/// The route table's paths without a variable segment. They are matched before
-/// `variable_paths`, which never sees them (the `paths` fuzz target skips them for that reason).
+/// The route table's paths without a variable segment, matched by the table's resources before
+/// its default service, `variable_paths` (for `/_health`, `/_ready` and `/_metrics`, GET only:
+/// their other methods reach `variable_paths`, which answers 404 as it does for any path it
+/// does not take). The `paths` fuzz target's oracle skips them.
 pub const STATIC_PATHS: [&str; 8] = [
     HEALTH,
     READY,
