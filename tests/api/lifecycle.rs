@@ -1,6 +1,7 @@
 //! SIGTERM drains in-flight requests, the writer finishes its queue, the WAL is checkpointed and
 //! the process exits 0; every 201 sent is in the file. And the access log says who called,
-//! never with what token.
+//! never with what token. A reader another process holds across the stop keeps the WAL, and
+//! the log says the WAL was not emptied.
 
 use std::time::Duration;
 
@@ -135,6 +136,9 @@ async fn a_reader_held_across_the_stop_leaves_the_wal_and_the_log_says_so() {
     let location = response.headers()["location"].to_str().unwrap().to_string();
     let id = location.rsplit('/').next().unwrap().to_string();
 
+    // The registration's frames are still in the WAL (the automatic checkpoint waits for 1,000
+    // pages), so this reader reads them and holds a read mark that a TRUNCATE checkpoint must
+    // wait for. (A reader of a fully copied WAL would read the main file only and not hold it.)
     let reader = rusqlite::Connection::open(&db).unwrap();
     reader.execute_batch("BEGIN").unwrap();
     let seen: i64 = reader
@@ -147,16 +151,22 @@ async fn a_reader_held_across_the_stop_leaves_the_wal_and_the_log_says_so() {
 
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
-    let (status, log) = tokio::task::spawn_blocking(move || {
+    let stopped = tokio::task::spawn_blocking(move || {
         let status = server.child.wait().unwrap();
         server.drain();
         (status, server.log.join("\n"))
-    })
-    .await
-    .unwrap();
+    });
+    let (status, log) = tokio::time::timeout(Duration::from_secs(30), stopped)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "exit status {status:?}\n{log}");
     assert!(log.contains("the WAL was not emptied"), "{log}");
     assert!(!log.contains("WAL checkpointed"), "{log}");
+    let wal = std::fs::metadata(dir.path().join("registry.db-wal"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    assert!(wal > 0, "the WAL the reader holds is still there");
 
     drop(reader);
     let n: i64 = rusqlite::Connection::open(&db)
