@@ -3,35 +3,73 @@
 //! never with what token. A reader another process holds across the stop keeps the WAL, and
 //! the log says the WAL was not emptied.
 
+use std::path::PathBuf;
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use appointment_registry::auth;
 use futures_util::future::join_all;
+use reqwest::{Client, Response};
 
 use crate::helpers::*;
 use crate::process;
 
-#[tokio::test]
-async fn sigterm_loses_nothing_acknowledged() {
+/// The binary serving a fresh database in a temp folder, and a client with the dev client
+/// certificate and a write token.
+struct Served {
+    dir: tempfile::TempDir,
+    db: PathBuf,
+    server: process::Running,
+    client: Client,
+    url: String,
+    token: String,
+}
+
+fn serve() -> Served {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("registry.db");
     let (config, pki) = process::config_file(dir.path(), Some(&db));
     let mut server = process::serve(dir.path(), &config, &[]);
     let port = server.port();
-    let client = client_for(&pki, Some(&pki));
     let secret = std::fs::read(&pki.jwt_secret).unwrap();
-    let token = auth::dev_token(&secret, AUDIENCE, None, WRITE_SCOPE, ORG, 300);
-    let url = format!("https://localhost:{port}/Appointment");
-    let body = valid_appointment().to_string();
+    Served {
+        client: client_for(&pki, Some(&pki)),
+        url: format!("https://localhost:{port}/Appointment"),
+        token: auth::dev_token(&secret, AUDIENCE, None, WRITE_SCOPE, ORG, 300),
+        dir,
+        db,
+        server,
+    }
+}
 
-    let send = || {
-        client
-            .post(&url)
-            .bearer_auth(&token)
+impl Served {
+    fn register(&self) -> impl std::future::Future<Output = reqwest::Result<Response>> {
+        self.client
+            .post(&self.url)
+            .bearer_auth(&self.token)
             .header("Content-Type", "application/fhir+json")
-            .body(body.clone())
+            .body(valid_appointment().to_string())
             .send()
-    };
+    }
+}
+
+/// Waits (up to 30 s) for the process to exit; its status and its whole log.
+async fn exited(mut server: process::Running) -> (ExitStatus, Vec<String>) {
+    let stopped = tokio::task::spawn_blocking(move || {
+        let status = server.child.wait().unwrap();
+        server.drain();
+        (status, server.log.clone())
+    });
+    tokio::time::timeout(Duration::from_secs(30), stopped)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sigterm_loses_nothing_acknowledged() {
+    let served = serve();
+    let send = || served.register();
     // A first wave, all answered; then a second wave with SIGTERM sent into the middle of it.
     let first = join_all((0..20).map(|_| send())).await;
     assert!(first
@@ -39,7 +77,7 @@ async fn sigterm_loses_nothing_acknowledged() {
         .all(|r| r.as_ref().is_ok_and(|r| r.status() == 201)));
     let second = join_all((0..200).map(|i| {
         let request = send();
-        let pid = server.child.id() as i32;
+        let pid = served.server.child.id() as i32;
         async move {
             if i == 100 {
                 // SAFETY: sending a signal to our own child process.
@@ -64,15 +102,14 @@ async fn sigterm_loses_nothing_acknowledged() {
             );
         }
     }
-    let status = tokio::task::spawn_blocking(move || {
-        let status = server.child.wait().unwrap();
-        server.drain();
-        (status, server.log.clone())
-    });
-    let (status, log) = tokio::time::timeout(Duration::from_secs(30), status)
-        .await
-        .unwrap()
-        .unwrap();
+    let Served {
+        dir,
+        db,
+        server,
+        token,
+        ..
+    } = served;
+    let (status, log) = exited(server).await;
     assert!(
         status.success(),
         "exit status {status:?}\n{}",
@@ -116,22 +153,8 @@ async fn sigterm_loses_nothing_acknowledged() {
 /// claiming a checkpoint, the process still exits 0 and the registration is in the file.
 #[tokio::test]
 async fn a_reader_held_across_the_stop_leaves_the_wal_and_the_log_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("registry.db");
-    let (config, pki) = process::config_file(dir.path(), Some(&db));
-    let mut server = process::serve(dir.path(), &config, &[]);
-    let port = server.port();
-    let client = client_for(&pki, Some(&pki));
-    let secret = std::fs::read(&pki.jwt_secret).unwrap();
-    let token = auth::dev_token(&secret, AUDIENCE, None, WRITE_SCOPE, ORG, 300);
-    let response = client
-        .post(format!("https://localhost:{port}/Appointment"))
-        .bearer_auth(&token)
-        .header("Content-Type", "application/fhir+json")
-        .body(valid_appointment().to_string())
-        .send()
-        .await
-        .unwrap();
+    let served = serve();
+    let response = served.register().await.unwrap();
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_string();
     let id = location.rsplit('/').next().unwrap().to_string();
@@ -139,7 +162,7 @@ async fn a_reader_held_across_the_stop_leaves_the_wal_and_the_log_says_so() {
     // The registration's frames are still in the WAL (the automatic checkpoint waits for 1,000
     // pages), so this reader reads them and holds a read mark that a TRUNCATE checkpoint must
     // wait for. (A reader of a fully copied WAL would read the main file only and not hold it.)
-    let reader = rusqlite::Connection::open(&db).unwrap();
+    let reader = rusqlite::Connection::open(&served.db).unwrap();
     reader.execute_batch("BEGIN").unwrap();
     let seen: i64 = reader
         .query_row("SELECT count(*) FROM appointment", [], |r| r.get(0))
@@ -150,16 +173,12 @@ async fn a_reader_held_across_the_stop_leaves_the_wal_and_the_log_says_so() {
     );
 
     // SAFETY: sending a signal to our own child process.
-    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
-    let stopped = tokio::task::spawn_blocking(move || {
-        let status = server.child.wait().unwrap();
-        server.drain();
-        (status, server.log.join("\n"))
-    });
-    let (status, log) = tokio::time::timeout(Duration::from_secs(30), stopped)
-        .await
-        .unwrap()
-        .unwrap();
+    unsafe { libc::kill(served.server.child.id() as i32, libc::SIGTERM) };
+    let Served {
+        dir, db, server, ..
+    } = served;
+    let (status, log) = exited(server).await;
+    let log = log.join("\n");
     assert!(status.success(), "exit status {status:?}\n{log}");
     assert!(log.contains("the WAL was not emptied"), "{log}");
     assert!(!log.contains("WAL checkpointed"), "{log}");
