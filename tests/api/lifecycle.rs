@@ -3,7 +3,7 @@
 //! never with what token. A reader another process holds across the stop keeps the WAL, and
 //! the log says the WAL was not emptied.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Duration;
 
@@ -17,7 +17,8 @@ use crate::process;
 /// The binary serving a fresh database in a temp folder, and a client with the dev client
 /// certificate and a write token.
 struct Served {
-    dir: tempfile::TempDir,
+    /// The temp folder, removed when this is dropped.
+    _dir: tempfile::TempDir,
     db: PathBuf,
     server: process::Running,
     client: Client,
@@ -36,7 +37,7 @@ fn serve() -> Served {
         client: client_for(&pki, Some(&pki)),
         url: format!("https://localhost:{port}/Appointment"),
         token: auth::dev_token(&secret, AUDIENCE, None, WRITE_SCOPE, ORG, 300),
-        dir,
+        _dir: dir,
         db,
         server,
     }
@@ -51,6 +52,23 @@ impl Served {
             .body(valid_appointment().to_string())
             .send()
     }
+}
+
+/// The size of the database's `-wal` file; 0 when there is none.
+fn wal_bytes(db: &Path) -> u64 {
+    std::fs::metadata(db.with_extension("db-wal")).map_or(0, |m| m.len())
+}
+
+/// How many appointments with this id the database file holds, read by a fresh connection.
+fn stored(db: &Path, id: &str) -> i64 {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM appointment WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
 }
 
 /// Waits (up to 30 s) for the process to exit; its status and its whole log.
@@ -103,11 +121,7 @@ async fn sigterm_loses_nothing_acknowledged() {
         }
     }
     let Served {
-        dir,
-        db,
-        server,
-        token,
-        ..
+        db, server, token, ..
     } = served;
     let (status, log) = exited(server).await;
     assert!(
@@ -116,22 +130,11 @@ async fn sigterm_loses_nothing_acknowledged() {
         log.join("\n")
     );
 
-    let conn = rusqlite::Connection::open(&db).unwrap();
     for id in &acknowledged {
-        let n: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM appointment WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(n, 1, "acknowledged {id} is in the file");
+        assert_eq!(stored(&db, id), 1, "acknowledged {id} is in the file");
     }
     assert!(acknowledged.len() >= 20);
-    let wal = std::fs::metadata(dir.path().join("registry.db-wal"))
-        .map(|m| m.len())
-        .unwrap_or(0);
-    assert_eq!(wal, 0, "the WAL was checkpointed at shutdown");
+    assert_eq!(wal_bytes(&db), 0, "the WAL was checkpointed at shutdown");
 
     let log = log.join("\n");
     let access = log
@@ -174,27 +177,21 @@ async fn a_reader_held_across_the_stop_leaves_the_wal_and_the_log_says_so() {
 
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(served.server.child.id() as i32, libc::SIGTERM) };
-    let Served {
-        dir, db, server, ..
-    } = served;
+    let Served { db, server, .. } = served;
     let (status, log) = exited(server).await;
     let log = log.join("\n");
     assert!(status.success(), "exit status {status:?}\n{log}");
     assert!(log.contains("the WAL was not emptied"), "{log}");
     assert!(!log.contains("WAL checkpointed"), "{log}");
-    let wal = std::fs::metadata(dir.path().join("registry.db-wal"))
-        .map(|m| m.len())
-        .unwrap_or(0);
-    assert!(wal > 0, "the WAL the reader holds is still there");
+    assert!(
+        wal_bytes(&db) > 0,
+        "the WAL the reader holds is still there"
+    );
 
     drop(reader);
-    let n: i64 = rusqlite::Connection::open(&db)
-        .unwrap()
-        .query_row(
-            "SELECT count(*) FROM appointment WHERE id = ?1",
-            [&id],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(n, 1, "the acknowledged registration is in the file");
+    assert_eq!(
+        stored(&db, &id),
+        1,
+        "the acknowledged registration is in the file"
+    );
 }
